@@ -1,0 +1,59 @@
+"""The composition root: create_app(settings) wires the engine, storage, routers and the edge."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from livecart import __version__
+from livecart.config import Settings
+from livecart.db.engine import make_engine, make_session_factory
+from livecart.features.accounts.routes import router as accounts_router
+from livecart.features.catalog.routes import router as catalog_router
+from livecart.features.shows.routes import router as shows_router
+from livecart.kit.storage import LocalStorage
+from livecart.web import pages
+from livecart.web.errors import install_error_handlers
+from livecart.web.limits import BodyLimitMiddleware
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(
+        title="livecart",
+        version=__version__,
+        summary="Self-hosted live-stream commerce: shows, products, link drops, flash sales.",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.storage = LocalStorage(settings.media_dir)
+    install_error_handlers(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        json_limit=settings.max_body_bytes,
+        upload_limit=settings.max_upload_bytes,
+    )
+    for router in (accounts_router, catalog_router, shows_router, pages.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/media", StaticFiles(directory=settings.media_dir, check_dir=False), name="media")
+    return app

@@ -1,0 +1,119 @@
+"""The `livecart` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from livecart.config import Settings
+
+log = logging.getLogger("livecart")
+
+
+def _migrate(settings: Settings) -> None:
+    from livecart.migrations.run import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+
+
+def _seed(settings: Settings) -> None:
+    from livecart import demo
+
+    summary = asyncio.run(demo.seed_demo(settings))
+    if summary.created:
+        print(f"demo data: {summary.products} products, {summary.shows} shows")
+        print(f"  merchant  {demo.MERCHANT_EMAIL}")
+        for email in demo.HOST_EMAILS:
+            print(f"  host      {email}")
+        print(f"  viewer    {demo.VIEWER_EMAIL}")
+        print(f"  password  {demo.DEMO_PASSWORD}")
+    else:
+        print("demo data: the database already has accounts; nothing added")
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from livecart.app import create_app
+
+    _migrate(settings)
+    if not args.no_demo:
+        _seed(settings)
+    print(f"livecart on http://{args.host}:{args.port}  (API docs at /docs)")
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        proxy_headers=False,
+    )
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    _migrate(settings)
+    print("database is at the latest schema")
+    return 0
+
+
+def cmd_seed_demo(_args: argparse.Namespace, settings: Settings) -> int:
+    _migrate(settings)
+    _seed(settings)
+    return 0
+
+
+def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
+    from livecart.admin import create_admin
+
+    password = args.password or os.environ.get("LIVECART_ADMIN_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            password = sys.stdin.readline().rstrip("\n")
+        else:
+            password = getpass.getpass("Password: ")
+    if len(password) < 8:
+        print("error: the password needs at least 8 characters", file=sys.stderr)
+        return 2
+    _migrate(settings)
+    result = asyncio.run(
+        create_admin(settings, email=args.email, password=password, display_name=args.name)
+    )
+    print(result)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="livecart", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser(
+        "serve", help="run the platform (migrates, adds demo data on first start)"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-demo", action="store_true", help="do not add demo data")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="bring the database to the latest schema").set_defaults(
+        func=cmd_migrate
+    )
+    sub.add_parser(
+        "seed-demo", help="add the demo merchant, hosts, products and shows"
+    ).set_defaults(func=cmd_seed_demo)
+    admin = sub.add_parser("create-admin", help="create an admin account (or promote one)")
+    admin.add_argument("--email", required=True)
+    admin.add_argument("--name", default="Admin")
+    admin.add_argument("--password", help="else LIVECART_ADMIN_PASSWORD, stdin or a prompt")
+    admin.set_defaults(func=cmd_create_admin)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    sys.exit(args.func(args, Settings()))

@@ -1,0 +1,55 @@
+"""Settings from the environment. The backend is chosen by URL."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MAX_BODY_BYTES = 1 * 1024 * 1024
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIVECART_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path("./var"), validation_alias=AliasChoices("LIVECART_DATA_DIR")
+    )
+    database_url: str = Field(default="", validation_alias=AliasChoices("DATABASE_URL"))
+    redis_url: str = Field(default="", validation_alias=AliasChoices("REDIS_URL"))
+    secret_key: str = Field(default="", validation_alias=AliasChoices("LIVECART_SECRET_KEY"))
+    secure_cookies: bool = False
+    token_ttl_days: int = 30
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_upload_bytes: int = MAX_UPLOAD_BYTES
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """DATABASE_URL with the async driver filled in; by default SQLite in the data dir."""
+        url = self.database_url or f"sqlite:///{(self.data_dir / 'livecart.db').resolve()}"
+        if url.startswith("sqlite:"):
+            return url.replace("sqlite:", "sqlite+aiosqlite:", 1)
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix) :]
+        return url
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated once and kept in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"

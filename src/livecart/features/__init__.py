@@ -1,0 +1,1 @@
+"""Business features, one folder each, with the same file roles."""

@@ -1,0 +1,1 @@
+"""Accounts: users and roles, merchants, host profiles, follows, login tokens."""

@@ -1,0 +1,1 @@
+"""Catalog: a merchant's products, their images and variants (SKUs), and stock."""

@@ -1,0 +1,7 @@
+"""Imports every feature's models so that the metadata is complete (migrations, tests)."""
+
+from livecart.features.accounts import models as accounts
+from livecart.features.catalog import models as catalog
+from livecart.features.shows import models as shows
+
+__all__ = ["accounts", "catalog", "shows"]

@@ -1,0 +1,1 @@
+"""Shows: scheduling, the product lineup, state transitions, stream keys and reminders."""

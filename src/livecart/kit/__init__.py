@@ -1,0 +1,1 @@
+"""Small shared building blocks: clock, ids, money, pagination, image checks, file storage."""

@@ -1,0 +1,59 @@
+"""Opaque cursors for keyset pagination over ascending or descending integer keys."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+
+from livecart.errors import AppError
+from livecart.kit.clock import as_utc
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    after: int | None
+    limit: int
+
+
+def encode_cursor(key: int) -> str:
+    return base64.urlsafe_b64encode(f"k{key}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("k"):
+            raise ValueError(raw)
+        return int(raw[1:])
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise AppError("invalid_cursor", "The cursor is not valid.", status=400) from exc
+
+
+def page_request(cursor: str | None, limit: int) -> PageRequest:
+    return PageRequest(after=decode_cursor(cursor), limit=max(1, min(limit, MAX_LIMIT)))
+
+
+def encode_time_cursor(moment: datetime, key: int) -> str:
+    """A cursor for lists ordered by (time, id)."""
+    raw = f"t{moment.isoformat()}|{key}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_time_cursor(cursor: str | None) -> tuple[datetime, int] | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, _, key = raw[1:].partition("|")
+        if not raw.startswith("t"):
+            raise ValueError(raw)
+        return as_utc(datetime.fromisoformat(stamp)), int(key)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise AppError("invalid_cursor", "The cursor is not valid.", status=400) from exc

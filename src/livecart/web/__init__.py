@@ -1,0 +1,1 @@
+"""The HTTP edge: error mapping, limits, pages and static files. No business rules here."""

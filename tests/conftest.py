@@ -1,0 +1,159 @@
+"""Shared fixtures. The backend under test is chosen by LIVECART_TEST_DB (sqlite | postgres).
+
+On the PostgreSQL pass a fresh database is created for the session, migrated with Alembic and
+dropped at the end. Locally a missing PostgreSQL skips that pass; in CI (CI=true) it fails.
+Each test starts from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import delete
+
+from livecart.app import create_app
+from livecart.config import Settings
+from livecart.db.base import Base
+from livecart.features import models as _models
+from livecart.migrations.run import upgrade
+
+assert _models  # every table is in Base.metadata
+BACKEND = os.environ.get("LIVECART_TEST_DB", "sqlite")
+PG_ADMIN_URL = os.environ.get(
+    "LIVECART_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+PASSWORD = "correct horse battery"
+
+
+def psql(sql: str) -> None:
+    """Run one statement on the maintenance database (CREATE/DROP DATABASE need no driver)."""
+    subprocess.run(
+        ["psql", PG_ADMIN_URL, "-v", "ON_ERROR_STOP=1", "-qc", sql],
+        check=True, capture_output=True, timeout=60,
+    )
+
+
+def pg_reachable() -> bool:
+    try:
+        psql("SELECT 1")
+        return True
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("livecart-data")
+
+
+@pytest.fixture(scope="session")
+def database_url(data_dir: Path) -> Iterator[str]:
+    """A migrated, empty database for this test session (a plain URL; the driver is added later)."""
+    if BACKEND == "sqlite":
+        url = f"sqlite:///{data_dir / 'test.db'}"
+        upgrade(Settings(database_url=url).resolved_database_url)
+        yield url
+        return
+    if BACKEND != "postgres":
+        raise pytest.UsageError(f"unknown LIVECART_TEST_DB={BACKEND!r}")
+    if not pg_reachable():
+        if IN_CI:
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} and CI is set")
+        pytest.skip("PostgreSQL is not reachable; CI=true makes this a failure")
+    name = f"livecart_test_{uuid.uuid4().hex[:10]}"
+    psql(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        upgrade(Settings(database_url=url).resolved_database_url)
+        yield url
+    finally:
+        psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, data_dir: Path) -> Settings:
+    return Settings(database_url=database_url, data_dir=data_dir, secret_key="test-secret-key")
+
+
+@pytest.fixture(scope="session")
+async def session_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    app = create_app(settings)
+    yield app
+    await app.state.engine.dispose()
+
+
+@pytest.fixture
+async def app(session_app: FastAPI) -> AsyncIterator[FastAPI]:
+    """The app over empty tables."""
+    yield session_app
+    await wipe(session_app)
+
+
+async def wipe(app: FastAPI) -> None:
+    async with app.state.session_factory() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            await session.execute(delete(table))
+        await session.commit()
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+class Actor:
+    """A signed-up account and the headers that act as it."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.token: str = body["token"]
+        self.user: dict[str, Any] = body["user"]
+        self.id: int = body["user"]["id"]
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+
+
+async def sign_up(client: httpx.AsyncClient, role: str = "viewer", **extra: Any) -> Actor:
+    payload: dict[str, Any] = {
+        "email": f"{role}-{uuid.uuid4().hex[:8]}@example.com",
+        "password": PASSWORD,
+        "display_name": extra.pop("display_name", f"{role} user"),
+        "role": role,
+    }
+    if role == "merchant":
+        payload["merchant_name"] = extra.pop("merchant_name", "Test Shop")
+    payload.update(extra)
+    resp = await client.post("/api/v1/auth/signup", json=payload)
+    assert resp.status_code == 201, resp.text
+    return Actor(resp.json())
+
+
+def product_payload(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "title": "Cotton tee",
+        "category": "fashion",
+        "open_to_hosts": True,
+        "variants": [
+            {"sku": "TEE-M", "options": {"size": "M"}, "price": "49.00", "list_price": "79.00",
+             "stock": 10}
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+async def create_product(client: httpx.AsyncClient, merchant: Actor, **overrides: Any
+                         ) -> dict[str, Any]:
+    resp = await client.post("/api/v1/products", json=product_payload(**overrides),
+                             headers=merchant.headers)
+    assert resp.status_code == 201, resp.text
+    return dict(resp.json())
