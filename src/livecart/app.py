@@ -16,9 +16,11 @@ from livecart.features.accounts.routes import router as accounts_router
 from livecart.features.catalog.routes import router as catalog_router
 from livecart.features.shows.routes import router as shows_router
 from livecart.kit.storage import LocalStorage
+from livecart.realtime.hub import make_hub
 from livecart.web import pages
 from livecart.web.errors import install_error_handlers
 from livecart.web.limits import BodyLimitMiddleware
+from livecart.web.room_gateway import RoomGateway
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
@@ -29,9 +31,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.resolved_database_url)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        await engine.dispose()
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await start_realtime(app)
+        try:
+            yield
+        finally:
+            await stop_realtime(app)
+            await engine.dispose()
 
     app = FastAPI(
         title="livecart",
@@ -46,6 +52,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
     app.state.storage = LocalStorage(settings.media_dir)
+    app.state.hub = make_hub(settings.redis_url)
+    app.state.room_gateway = RoomGateway(app.state.hub, app.state.session_factory)
     install_error_handlers(app)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -57,3 +65,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/media", StaticFiles(directory=settings.media_dir, check_dir=False), name="media")
     return app
+
+
+async def start_realtime(app: FastAPI, *, port: int | None = None) -> None:
+    """Start the hub (broker, ticks) and the room gateway's listener."""
+    settings: Settings = app.state.settings
+    await app.state.hub.start()
+    await app.state.room_gateway.start(
+        settings.room_host, settings.room_port if port is None else port
+    )
+
+
+async def stop_realtime(app: FastAPI) -> None:
+    await app.state.room_gateway.close()
+    await app.state.hub.close()

@@ -24,6 +24,13 @@ class Settings(BaseSettings):
     secret_key: str = Field(default="", validation_alias=AliasChoices("LIVECART_SECRET_KEY"))
     secure_cookies: bool = False
     token_ttl_days: int = 30
+    room_host: str = "127.0.0.1"
+    room_port: int = 8001
+    room_url: str = Field(
+        default="",
+        description="The room gateway's public WebSocket base (e.g. wss://example.com/ws); by "
+        "default ws://<the page's host>:<room_port>.",
+    )
     max_body_bytes: int = MAX_BODY_BYTES
     max_upload_bytes: int = MAX_UPLOAD_BYTES
 

@@ -15,3 +15,8 @@ def as_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def to_ms(moment: datetime) -> int:
+    """Milliseconds since the Unix epoch: the room protocol's time unit."""
+    return int(as_utc(moment).timestamp() * 1000)

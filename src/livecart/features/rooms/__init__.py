@@ -1,0 +1,1 @@
+"""The live room: chat, questions, likes, moderation, explanations, pins and link drops."""

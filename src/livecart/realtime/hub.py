@@ -1,0 +1,224 @@
+"""Fan-out in one process: the local connections of each room, its recent events, its counters.
+
+Every event reaches this process through the broker (also the ones it published itself), is framed
+once and written to each local connection. The last RING_SIZE events of each room are kept so that
+a client that reconnects with its last sequence number gets exactly what it missed. Counters
+(online, peak, likes, stock left) are not events: they go out as coalesced `tick` messages, at most
+TICKS_PER_SEC a second, and only when something changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import orjson
+
+from livecart.realtime.broker import Broker, Deliver, MemoryBroker, RedisBroker
+from livecart.realtime.counters import CounterStore, MemoryCounters, RedisCounters
+from livecart.realtime.frames import text_frame
+
+log = logging.getLogger(__name__)
+
+RING_SIZE = 1024
+TICKS_PER_SEC = 3
+HIGH_WATER_BYTES = 256 * 1024  # a connection with more unsent data than this is lagging
+LOW_WATER_BYTES = 16 * 1024
+LAG_CLOSE_SECS = 15.0
+EMPTY_ROOM_KEEP_SECS = 60.0
+RESYNC_FRAME = text_frame(b'{"type":"resync","reason":"sequence_restarted"}')
+LAG_RESYNC_FRAME = text_frame(b'{"type":"resync","reason":"lagging"}')
+
+
+class Peer(Protocol):
+    """One client connection, as the hub sees it."""
+
+    lagging_since: float | None
+
+    def write(self, frame: bytes) -> None: ...
+    def buffered(self) -> int: ...
+    def close(self, code: int, reason: str) -> None: ...
+
+
+@dataclass(eq=False)
+class Room:
+    room_id: int
+    epoch: str = "-"
+    last_seq: int = 0
+    peers: set[Peer] = field(default_factory=set)
+    ring: deque[tuple[int, bytes]] = field(default_factory=lambda: deque(maxlen=RING_SIZE))
+    likes_pending: int = 0
+    online: int = 0
+    peak: int = 0
+    likes: int = 0
+    stock: dict[str, int] = field(default_factory=dict)
+    last_tick: bytes = b""
+    empty_since: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """What a joining client gets: the missed frames, or None when it must resync."""
+
+    frames: list[bytes] | None
+
+
+class Hub:
+    def __init__(self, make_broker: Callable[[Deliver], Broker], counters: CounterStore) -> None:
+        self.rooms: dict[int, Room] = {}
+        self.broker = make_broker(self.deliver)
+        self.counters = counters
+        self._ticker: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.broker.start()
+        self._ticker = asyncio.create_task(self._tick_forever(), name="room-ticks")
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        for room in self.rooms.values():
+            for peer in list(room.peers):
+                peer.close(1001, "server shutting down")
+        await self.broker.close()
+        await self.counters.close()
+
+    # --- publishing -------------------------------------------------------------------------
+
+    async def publish(self, room_id: int, event: dict[str, object]) -> int:
+        """Send an event to everyone in the room, in every process. Call after commit only."""
+        return await self.broker.publish(room_id, orjson.dumps(event))
+
+    def deliver(self, room_id: int, seq: int, data: bytes) -> None:
+        """Called by the broker for each event of a room this process is subscribed to."""
+        room = self.rooms.get(room_id)
+        if room is None or seq == room.last_seq:
+            return
+        if seq < room.last_seq or seq > room.last_seq + 1:
+            self._restart_sequence(room, seq)
+        frame = text_frame(data)
+        room.last_seq = seq
+        room.ring.append((seq, frame))
+        for peer in room.peers:
+            if peer.lagging_since is None:
+                self._write(peer, frame)
+
+    def _restart_sequence(self, room: Room, seq: int) -> None:
+        """A gap (lost pub/sub messages) or a restarted counter (a new epoch): what came before
+        can no longer be resumed, so everyone here takes a fresh snapshot."""
+        log.warning("room %s: sequence jumped from %s to %s", room.room_id, room.last_seq, seq)
+        room.ring.clear()
+        if seq < room.last_seq:
+            asyncio.get_running_loop().create_task(self._refresh_epoch(room))
+        for peer in room.peers:
+            peer.write(RESYNC_FRAME)
+
+    async def _refresh_epoch(self, room: Room) -> None:
+        room.epoch, _ = await self.broker.position(room.room_id)
+
+    def _write(self, peer: Peer, frame: bytes) -> None:
+        if peer.buffered() > HIGH_WATER_BYTES:
+            peer.lagging_since = asyncio.get_running_loop().time()
+            return
+        peer.write(frame)
+
+    # --- membership -------------------------------------------------------------------------
+
+    async def open_room(self, room_id: int) -> Room:
+        room = self.rooms.get(room_id)
+        if room is None:
+            room = self.rooms[room_id] = Room(room_id)
+            await self.broker.subscribe(room_id)
+            room.epoch, room.last_seq = await self.broker.position(room_id)
+        return room
+
+    async def join(
+        self, room_id: int, peer: Peer, *, last_seq: int | None, epoch: str | None
+    ) -> tuple[Room, Resume]:
+        room = await self.open_room(room_id)
+        room.peers.add(peer)
+        room.empty_since = None
+        if last_seq is None:
+            return room, Resume(frames=[])
+        if epoch != room.epoch or last_seq > room.last_seq:
+            return room, Resume(frames=None)
+        if last_seq == room.last_seq:
+            return room, Resume(frames=[])
+        if not room.ring or room.ring[0][0] > last_seq + 1:
+            return room, Resume(frames=None)
+        return room, Resume(frames=[frame for seq, frame in room.ring if seq > last_seq])
+
+    def leave(self, room_id: int, peer: Peer) -> None:
+        room = self.rooms.get(room_id)
+        if room is not None:
+            room.peers.discard(peer)
+            if not room.peers:
+                room.empty_since = asyncio.get_running_loop().time()
+
+    def add_likes(self, room_id: int, count: int) -> None:
+        room = self.rooms.get(room_id)
+        if room is not None:
+            room.likes_pending += count
+
+    def set_stock(self, room_id: int, key: str, left: int) -> None:
+        room = self.rooms.get(room_id)
+        if room is not None:
+            room.stock[key] = left
+
+    # --- ticks ------------------------------------------------------------------------------
+
+    async def _tick_forever(self) -> None:
+        period = 1 / TICKS_PER_SEC
+        while True:
+            await asyncio.sleep(period)
+            for room in list(self.rooms.values()):
+                try:
+                    await self.tick(room)
+                except Exception:
+                    log.exception("room %s: tick failed", room.room_id)
+
+    async def tick(self, room: Room) -> None:
+        likes_here, room.likes_pending = room.likes_pending, 0
+        room.online, room.peak, room.likes = await self.counters.report(
+            room.room_id, online_here=len(room.peers), likes_here=likes_here
+        )
+        payload = orjson.dumps(
+            {
+                "type": "tick",
+                "online": room.online,
+                "peak": room.peak,
+                "likes": room.likes,
+                "stock": room.stock,
+            }
+        )
+        now = asyncio.get_running_loop().time()
+        changed = payload != room.last_tick
+        frame = text_frame(payload) if changed else b""
+        room.last_tick = payload
+        for peer in list(room.peers):
+            if peer.lagging_since is not None:
+                if peer.buffered() <= LOW_WATER_BYTES:
+                    peer.lagging_since = None
+                    peer.write(LAG_RESYNC_FRAME)
+                elif now - peer.lagging_since > LAG_CLOSE_SECS:
+                    peer.close(4008, "too slow")
+            elif changed:
+                self._write(peer, frame)
+        if room.empty_since is not None and now - room.empty_since > EMPTY_ROOM_KEEP_SECS:
+            # Empty for a while (reconnects are common right after a drop): let it go.
+            del self.rooms[room.room_id]
+            await self.broker.unsubscribe(room.room_id)
+
+
+def make_hub(redis_url: str = "") -> Hub:
+    """The in-process broker by default; Redis pub/sub when a Redis URL is configured."""
+    if redis_url:
+        return Hub(lambda deliver: RedisBroker(redis_url, deliver), RedisCounters(redis_url))
+    return Hub(MemoryBroker, MemoryCounters())

@@ -1,0 +1,236 @@
+"""The room gateway: accepts room connections and turns their messages into room operations.
+
+Runs in the same event loop as the HTTP app, on its own port (picows; see docs/adr/0002).
+Pings are answered at once, without touching the database, so clock sync measures the network
+and not our work. Everything else goes through a per-connection queue, in order, each message in
+its own unit of work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from typing import Any
+
+from picows import (
+    WSUpgradeRequest,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
+    ws_create_server,
+)
+from pydantic import ValidationError
+
+from livecart.db.uow import SessionFactory, UnitOfWork
+from livecart.errors import AppError
+from livecart.features.accounts import service as accounts_service
+from livecart.features.accounts.repository import AccountsRepository
+from livecart.features.rooms import service as rooms
+from livecart.features.rooms.snapshot import build_snapshot
+from livecart.realtime import events as ev
+from livecart.realtime.hub import Hub
+from livecart.web.room_socket import RoomConnection
+
+log = logging.getLogger(__name__)
+
+ROOM_PATH = re.compile(rb"^/rooms/([1-9][0-9]{0,15})/?(\?.*)?$")
+MAX_FRAME_BYTES = 4096
+QUEUE_LIMIT = 32
+
+
+class RoomGateway:
+    def __init__(self, hub: Hub, session_factory: SessionFactory) -> None:
+        self.hub = hub
+        self.session_factory = session_factory
+        self.server: asyncio.base_events.Server | None = None
+        self.connections: set[RoomConnection] = set()
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def start(self, host: str, port: int) -> None:
+        self.server = await ws_create_server(
+            self._accept,
+            host,
+            port,
+            max_frame_size=MAX_FRAME_BYTES,
+            read_buffer_init_size=1024,
+            enable_auto_ping=True,
+            auto_ping_idle_timeout=20,
+            auto_ping_reply_timeout=10,
+            websocket_handshake_timeout=5,
+        )
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        for conn in list(self.connections):
+            conn.close(1001, "server shutting down")
+        if self.server is not None:
+            await self.server.wait_closed()
+
+    def _accept(self, request: WSUpgradeRequest) -> Any:
+        match = ROOM_PATH.match(request.path)
+        if match is None:
+            return WSUpgradeResponseWithListener(
+                WSUpgradeResponse.create_error_response(404, b"no such room"), None
+            )
+        conn = RoomConnection(int(match.group(1)), self._on_message, self._on_close)
+        self.connections.add(conn)
+        return conn
+
+    def _on_close(self, conn: RoomConnection) -> None:
+        self.connections.discard(conn)
+        self.hub.leave(conn.show_id, conn)
+
+    # --- messages ---------------------------------------------------------------------------
+
+    def _on_message(self, conn: RoomConnection, raw: bytes) -> None:
+        try:
+            message = ev.parse_client_message(raw)
+        except ValidationError as exc:
+            conn.send_error(*_explain_invalid(exc))
+            return
+        if isinstance(message, ev.Ping):
+            conn.send_direct({"type": "pong", "t0": message.t0, "server_time": time.time() * 1000})
+            return
+        if not conn.greeted and not isinstance(message, ev.Hello):
+            conn.send_error("hello_first", "Send hello first.", ref=message.type)
+            return
+        if isinstance(message, ev.Like):
+            if conn.user_id is None:
+                conn.send_error("login_required", "Log in to like.", ref="like")
+            else:
+                self.hub.add_likes(conn.show_id, message.count)
+            return
+        if conn.queue is None:
+            conn.queue = asyncio.Queue(QUEUE_LIMIT)
+        if conn.queue.full():
+            conn.send_error("busy", "Too many messages waiting; slow down.", ref=message.type)
+            return
+        conn.queue.put_nowait(message)
+        if conn.worker is None or conn.worker.done():
+            conn.worker = asyncio.get_running_loop().create_task(self._work(conn))
+
+    async def _work(self, conn: RoomConnection) -> None:
+        assert conn.queue is not None
+        while not conn.queue.empty():
+            message = conn.queue.get_nowait()
+            try:
+                await self._handle(conn, message)
+            except AppError as exc:
+                conn.send_error(exc.code, exc.message, data=exc.data, ref=message.type)
+            except Exception:
+                log.exception("room %s: %s failed", conn.show_id, message.type)
+                conn.send_error(
+                    "internal_error", "Something went wrong on our side.", ref=message.type
+                )
+
+    async def _handle(self, conn: RoomConnection, message: Any) -> None:
+        async with UnitOfWork(self.session_factory) as uow:
+            ctx = rooms.RoomContext(uow, self.hub)
+            if isinstance(message, ev.Hello):
+                await self._hello(ctx, conn, message)
+                return
+            user = await ctx.accounts.user(conn.user_id) if conn.user_id else None
+            m = await rooms.member(ctx, conn.show_id, user)
+            reply = await dispatch(ctx, m, message)
+            if isinstance(message, ev.ResyncRequest):
+                await self._send_snapshot(ctx, conn, m)
+        if reply is not None:
+            conn.send_direct(reply)
+
+    async def _hello(self, ctx: rooms.RoomContext, conn: RoomConnection, hello: ev.Hello) -> None:
+        if conn.greeted:
+            raise AppError("already_greeted", "Hello was already said on this connection.")
+        user = None
+        if hello.token:
+            user = await accounts_service.user_for_token(
+                AccountsRepository(ctx.uow.session), hello.token
+            )
+            if user is None:
+                raise AppError("invalid_token", "The token is invalid or has expired.", status=401)
+        try:
+            m = await rooms.member(ctx, conn.show_id, user)
+        except AppError:
+            conn.send_error("show_not_found", "No such show.", ref="hello")
+            conn.close(4004, "no such show")
+            return
+        conn.greeted = True
+        conn.user_id = user.id if user else None
+        room, resume = await self.hub.join(
+            conn.show_id, conn, last_seq=hello.last_seq, epoch=hello.epoch
+        )
+        if resume.frames is not None and hello.last_seq is not None:
+            conn.send_direct(
+                {
+                    "type": "welcome",
+                    "resumed": True,
+                    "epoch": room.epoch,
+                    "seq": room.last_seq,
+                    "missed": len(resume.frames),
+                }
+            )
+            conn.release(room.last_seq, before=resume.frames)
+            return
+        await self._send_snapshot(ctx, conn, m)
+
+    async def _send_snapshot(
+        self, ctx: rooms.RoomContext, conn: RoomConnection, m: rooms.Member
+    ) -> None:
+        room = await self.hub.open_room(conn.show_id)
+        conn.hold()
+        seq = room.last_seq  # read first: every event up to here is in what we read next
+        snapshot = await build_snapshot(ctx, m.show, m.user, m.role, epoch=room.epoch, seq=seq)
+        conn.send_direct(snapshot)
+        conn.release(seq)
+
+
+async def dispatch(ctx: rooms.RoomContext, m: rooms.Member, message: Any) -> dict[str, Any] | None:
+    """Run one room message; the return value, if any, goes to the sender only."""
+    match message:
+        case ev.Chat(text=text, question=question):
+            line, hidden = await rooms.post_chat(ctx, m, text, question=question)
+            # A shadow-banned author sees their own line as if it had been posted.
+            return {"type": "chat_posted", "message": line.model_dump()} if hidden else None
+        case ev.DeleteChat(message_id=message_id):
+            await rooms.delete_chat(ctx, m, message_id)
+        case ev.Restrict(user_id=user_id, kind=kind, minutes=minutes):
+            await rooms.restrict(ctx, m, user_id, kind, minutes)
+        case ev.SlowMode(seconds=seconds):
+            await rooms.set_slow_mode(ctx, m, seconds)
+        case ev.QuestionAction(message_id=message_id, action=action, answer=answer):
+            await rooms.act_on_question(ctx, m, message_id, action, answer)
+        case ev.Explain(product_id=product_id):
+            await rooms.explain(ctx, m, product_id)
+        case ev.Pin(product_id=product_id):
+            await rooms.pin(ctx, m, product_id)
+        case ev.Drop(product_id=product_id, countdown_ms=countdown_ms):
+            await rooms.drop(ctx, m, product_id, countdown_ms)
+        case ev.ShowControl(type=action):
+            await rooms.control_show(ctx, m, action)
+        case ev.Follow(on=on):
+            followers = await rooms.follow_host(ctx, m, on=on)
+            return {
+                "type": "notice",
+                "code": "followed" if on else "unfollowed",
+                "followers": followers,
+            }
+        case ev.ResyncRequest():
+            return None
+    return None
+
+
+def _explain_invalid(exc: ValidationError) -> tuple[str, str]:
+    errors = exc.errors()
+    kinds = {e["type"] for e in errors}
+    if "json_invalid" in kinds:
+        return "invalid_json", "The message is not valid JSON."
+    if "union_tag_invalid" in kinds or "union_tag_not_found" in kinds:
+        return "unknown_message_type", "Unknown message type."
+    first = errors[0]
+    where = ".".join(str(p) for p in first["loc"][1:]) or "message"
+    return "invalid_message", f"{where}: {first['msg']}"

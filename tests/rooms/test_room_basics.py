@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import httpx
+
+from tests.rooms.conftest import RoomClient, live_show
+from tests.conftest import sign_up
+
+
+async def test_join_gets_a_snapshot_then_chat_round_trips(client: httpx.AsyncClient,
+                                                         room_base: str) -> None:
+    show = await live_show(client)
+    viewer = await sign_up(client, "viewer")
+    host_ws = await RoomClient.join(room_base, show.id, token=show.host.token)
+    viewer_ws = await RoomClient.join(room_base, show.id, token=viewer.token)
+    snap = await viewer_ws.next("snapshot")
+    assert snap["show"]["state"] == "live"
+    assert snap["you"]["role"] == "viewer"
+    await host_ws.next("snapshot")
+    await viewer_ws.send({"type": "chat", "text": "多少钱？ <b>hi</b>", "question": True})
+    posted = await host_ws.next("chat_posted")
+    assert posted["message"]["text"] == "多少钱？ <b>hi</b>"  # stored raw; pages escape it
+    assert posted["message"]["question"] is True
+    assert posted["seq"] > snap["seq"]
+    await viewer_ws.next("chat_posted")
+    await host_ws.close()
+    await viewer_ws.close()
+
+
+async def test_drop_reaches_viewers_with_server_times(client: httpx.AsyncClient,
+                                                      room_base: str) -> None:
+    show = await live_show(client)
+    host_ws = await RoomClient.join(room_base, show.id, token=show.host.token)
+    anon = await RoomClient.join(room_base, show.id)
+    await host_ws.next("snapshot")
+    await anon.next("snapshot")
+    await host_ws.send({"type": "drop", "product_id": show.product["id"], "countdown_ms": 3000})
+    dropped = await anon.next("drop_opened")
+    assert dropped["opens_at"] - dropped["t_event"] == 3000
+    assert dropped["product"]["price"] == "49.00"
+    await anon.send({"type": "drop", "product_id": show.product["id"]})
+    refused = await anon.next("error")
+    assert refused["code"] == "login_required" or refused["code"] == "unauthorized"
