@@ -14,6 +14,7 @@ from livecart.config import Settings
 from livecart.db.engine import make_engine, make_session_factory
 from livecart.features.accounts.routes import router as accounts_router
 from livecart.features.catalog.routes import router as catalog_router
+from livecart.features.rooms.routes import router as rooms_router
 from livecart.features.shows.routes import router as shows_router
 from livecart.kit.storage import LocalStorage
 from livecart.realtime.hub import make_hub
@@ -60,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         json_limit=settings.max_body_bytes,
         upload_limit=settings.max_upload_bytes,
     )
-    for router in (accounts_router, catalog_router, shows_router, pages.router):
+    for router in (accounts_router, catalog_router, shows_router, rooms_router, pages.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/media", StaticFiles(directory=settings.media_dir, check_dir=False), name="media")

@@ -80,6 +80,32 @@ class RoomClient:
         await self.ws.close()
 
 
+class Rooms:
+    """Opens room connections for a test and closes them all at its end."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.clients: list[RoomClient] = []
+
+    async def join(self, show_id: int, *, token: str | None = None, last_seq: int | None = None,
+                   epoch: str | None = None) -> RoomClient:
+        client = await RoomClient.join(self.base, show_id, token=token, last_seq=last_seq,
+                                       epoch=epoch)
+        self.clients.append(client)
+        return client
+
+    async def close(self) -> None:
+        for client in self.clients:
+            await client.close()
+
+
+@pytest.fixture
+async def rooms(room_base: str) -> AsyncIterator[Rooms]:
+    opened = Rooms(room_base)
+    yield opened
+    await opened.close()
+
+
 class LiveShow:
     def __init__(self, show: dict[str, Any], host: Actor, merchant: Actor,
                  product: dict[str, Any]) -> None:

@@ -2,16 +2,16 @@ from __future__ import annotations
 
 import httpx
 
-from tests.rooms.conftest import RoomClient, live_show
+from tests.rooms.conftest import Rooms, live_show
 from tests.conftest import sign_up
 
 
 async def test_join_gets_a_snapshot_then_chat_round_trips(client: httpx.AsyncClient,
-                                                         room_base: str) -> None:
+                                                         rooms: Rooms) -> None:
     show = await live_show(client)
     viewer = await sign_up(client, "viewer")
-    host_ws = await RoomClient.join(room_base, show.id, token=show.host.token)
-    viewer_ws = await RoomClient.join(room_base, show.id, token=viewer.token)
+    host_ws = await rooms.join(show.id, token=show.host.token)
+    viewer_ws = await rooms.join(show.id, token=viewer.token)
     snap = await viewer_ws.next("snapshot")
     assert snap["show"]["state"] == "live"
     assert snap["you"]["role"] == "viewer"
@@ -22,15 +22,13 @@ async def test_join_gets_a_snapshot_then_chat_round_trips(client: httpx.AsyncCli
     assert posted["message"]["question"] is True
     assert posted["seq"] > snap["seq"]
     await viewer_ws.next("chat_posted")
-    await host_ws.close()
-    await viewer_ws.close()
 
 
 async def test_drop_reaches_viewers_with_server_times(client: httpx.AsyncClient,
-                                                      room_base: str) -> None:
+                                                      rooms: Rooms) -> None:
     show = await live_show(client)
-    host_ws = await RoomClient.join(room_base, show.id, token=show.host.token)
-    anon = await RoomClient.join(room_base, show.id)
+    host_ws = await rooms.join(show.id, token=show.host.token)
+    anon = await rooms.join(show.id)
     await host_ws.next("snapshot")
     await anon.next("snapshot")
     await host_ws.send({"type": "drop", "product_id": show.product["id"], "countdown_ms": 3000})

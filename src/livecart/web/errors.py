@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from livecart.errors import AppError
@@ -28,6 +29,15 @@ HTTP_CODES = {
     422: "validation_error",
     429: "too_many_requests",
 }
+
+
+class PayloadTooLarge(StarletteHTTPException):
+    """A request body over the limit. An HTTPException so that FastAPI, which turns any other
+    error met while reading the body into a 400, lets it through to the handler."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, "The request body is too large.")
+        self.max_bytes = max_bytes
 
 
 def error_body(code: str, message: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -77,7 +87,14 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
-    return error_response(exc.status_code, code, message, headers=exc.headers)
+    data = {"max_bytes": exc.max_bytes} if isinstance(exc, PayloadTooLarge) else None
+    return error_response(exc.status_code, code, message, data, headers=exc.headers)
+
+
+async def _integrity_error(request: Request, exc: Exception) -> Response:
+    """A constraint the services did not foresee (usually a race): a conflict, not a crash."""
+    log.warning("integrity error on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(409, "conflict", "This conflicts with the current state; try again.")
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -89,4 +106,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -6,11 +6,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from livecart.web.errors import error_body
-
-
-class BodyTooLarge(Exception):
-    pass
+from livecart.web.errors import PayloadTooLarge, error_body
 
 
 class BodyLimitMiddleware:
@@ -43,7 +39,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge
+                    raise PayloadTooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -54,7 +50,7 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
+        except PayloadTooLarge:  # read outside FastAPI's handling (which answers it itself)
             if not started:
                 await self._refuse(send, limit)
 

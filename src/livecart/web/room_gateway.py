@@ -161,6 +161,8 @@ class RoomGateway:
             return
         conn.greeted = True
         conn.user_id = user.id if user else None
+        if m.role in rooms.STAFF:
+            conn.trust_as_staff()
         room, resume = await self.hub.join(
             conn.show_id, conn, last_seq=hello.last_seq, epoch=hello.epoch
         )
@@ -170,7 +172,7 @@ class RoomGateway:
                     "type": "welcome",
                     "resumed": True,
                     "epoch": room.epoch,
-                    "seq": room.last_seq,
+                    "seq": hello.last_seq,  # the missed events follow from seq + 1
                     "missed": len(resume.frames),
                 }
             )

@@ -22,8 +22,10 @@ log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_SECS = 10.0
 MAX_HELD_FRAMES = 256
-RATE_PER_SEC = 8.0  # sustained client messages per second
+RATE_PER_SEC = 8.0  # a viewer's sustained messages per second
 RATE_BURST = 20.0
+STAFF_RATE_PER_SEC = 60.0  # hosts and moderators drive the console: more room
+STAFF_RATE_BURST = 120.0
 FLOOD_STRIKES = 40  # messages refused for rate before the connection is closed
 CLOSE_HELLO_TIMEOUT = 4001
 CLOSE_FLOODING = 4029
@@ -151,17 +153,25 @@ class RoomConnection(WSListener):
         for frame in before or []:
             self.write(frame)
         for frame in held:
-            if _frame_seq(frame) > after_seq:
+            seq = _frame_seq(frame)
+            if seq is not None and seq > after_seq:
                 self.write(frame)
+
+    def trust_as_staff(self) -> None:
+        self.bucket = TokenBucket(STAFF_RATE_PER_SEC, STAFF_RATE_BURST)
 
     def hold(self) -> None:
         """Hold broadcast events while a new snapshot is built (a resync)."""
         self.held = []
 
 
-def _frame_seq(frame: bytes) -> int:
-    """The seq of a held event frame (`{"seq":N,...` after the frame header)."""
-    start = frame.index(b'{"seq":') + 7
+def _frame_seq(frame: bytes) -> int | None:
+    """The seq of a held event frame (`{"seq":N,...` after the frame header); None for
+    unsequenced frames (ticks), which the fresh snapshot makes stale anyway."""
+    start = frame.find(b'{"seq":', 0, 16)
+    if start < 0:
+        return None
+    start += 7
     end = start
     while frame[end : end + 1].isdigit():
         end += 1
