@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -32,11 +32,18 @@ class RoomClient:
     def __init__(self, ws: websockets.ClientConnection) -> None:
         self.ws = ws
         self.received: list[dict[str, Any]] = []
-        self._cursor = 0
+        self._taken: set[int] = set()
 
     @classmethod
-    async def join(cls, base: str, show_id: int, *, token: str | None = None,
-                   last_seq: int | None = None, epoch: str | None = None) -> RoomClient:
+    async def join(
+        cls,
+        base: str,
+        show_id: int,
+        *,
+        token: str | None = None,
+        last_seq: int | None = None,
+        epoch: str | None = None,
+    ) -> RoomClient:
         ws = await websockets.connect(f"{base}/rooms/{show_id}", open_timeout=TIMEOUT_SECS)
         client = cls(ws)
         hello: dict[str, Any] = {"type": "hello"}
@@ -50,17 +57,17 @@ class RoomClient:
     async def send(self, message: dict[str, Any]) -> None:
         await self.ws.send(json.dumps(message))
 
-    async def next(self, *types: str, timeout: float = TIMEOUT_SECS) -> dict[str, Any]:
-        """The next message of one of `types` (ticks and pongs are skipped unless asked for)."""
-        async with asyncio.timeout(timeout):
+    async def next(self, *types: str, wait: float = TIMEOUT_SECS) -> dict[str, Any]:
+        """The earliest message of one of `types` not yet returned, waiting for it if need be."""
+        async with asyncio.timeout(wait):
+            scanned = 0
             while True:
-                while self._cursor < len(self.received):
-                    message = self.received[self._cursor]
-                    self._cursor += 1
-                    if message["type"] in types:
-                        return message
-                raw = await self.ws.recv()
-                self.received.append(json.loads(raw))
+                for index in range(scanned, len(self.received)):
+                    if index not in self._taken and self.received[index]["type"] in types:
+                        self._taken.add(index)
+                        return self.received[index]
+                scanned = len(self.received)
+                self.received.append(json.loads(await self.ws.recv()))
 
     async def quiet(self, seconds: float = 0.3) -> list[dict[str, Any]]:
         """Everything that arrives within `seconds` (to show that something did not)."""
@@ -87,10 +94,17 @@ class Rooms:
         self.base = base
         self.clients: list[RoomClient] = []
 
-    async def join(self, show_id: int, *, token: str | None = None, last_seq: int | None = None,
-                   epoch: str | None = None) -> RoomClient:
-        client = await RoomClient.join(self.base, show_id, token=token, last_seq=last_seq,
-                                       epoch=epoch)
+    async def join(
+        self,
+        show_id: int,
+        *,
+        token: str | None = None,
+        last_seq: int | None = None,
+        epoch: str | None = None,
+    ) -> RoomClient:
+        client = await RoomClient.join(
+            self.base, show_id, token=token, last_seq=last_seq, epoch=epoch
+        )
         self.clients.append(client)
         return client
 
@@ -107,8 +121,9 @@ async def rooms(room_base: str) -> AsyncIterator[Rooms]:
 
 
 class LiveShow:
-    def __init__(self, show: dict[str, Any], host: Actor, merchant: Actor,
-                 product: dict[str, Any]) -> None:
+    def __init__(
+        self, show: dict[str, Any], host: Actor, merchant: Actor, product: dict[str, Any]
+    ) -> None:
         self.show, self.host, self.merchant, self.product = show, host, merchant, product
         self.id: int = show["id"]
 

@@ -90,12 +90,18 @@ async def test_clients_killed_mid_stream_resume_without_gaps(
     await asyncio.gather(publish(), *(churn(i) for i in range(len(viewers))))
     await host.send({"type": "chat", "text": "the end"})
     for v in viewers:
-        while not any(m.get("message", {}).get("text") == "the end"  # type: ignore[union-attr]
-                      for m in v.received if m["type"] == "chat_posted"):
+        while not any(
+            m.get("message", {}).get("text") == "the end"  # type: ignore[union-attr]
+            for m in v.received
+            if m["type"] == "chat_posted"
+        ):
             await v.next("chat_posted")
         histories.append(list(v.received))
     for history in histories:
         _check_client(history)
-    final_texts = [m["message"]["text"] for m in viewers[0].received  # type: ignore[index]
-                   if m["type"] == "chat_posted"]
+    final_texts = [
+        m["message"]["text"]
+        for m in viewers[0].received  # type: ignore[index]
+        if m["type"] == "chat_posted"
+    ]
     assert final_texts[-1] == "the end"

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import httpx
 
-from tests.rooms.conftest import Rooms, live_show
 from tests.conftest import sign_up
+from tests.rooms.conftest import Rooms, live_show
 
 
-async def test_join_gets_a_snapshot_then_chat_round_trips(client: httpx.AsyncClient,
-                                                         rooms: Rooms) -> None:
+async def test_join_gets_a_snapshot_then_chat_round_trips(
+    client: httpx.AsyncClient, rooms: Rooms
+) -> None:
     show = await live_show(client)
     viewer = await sign_up(client, "viewer")
     host_ws = await rooms.join(show.id, token=show.host.token)
@@ -24,8 +25,9 @@ async def test_join_gets_a_snapshot_then_chat_round_trips(client: httpx.AsyncCli
     await viewer_ws.next("chat_posted")
 
 
-async def test_drop_reaches_viewers_with_server_times(client: httpx.AsyncClient,
-                                                      rooms: Rooms) -> None:
+async def test_drop_reaches_viewers_with_server_times(
+    client: httpx.AsyncClient, rooms: Rooms
+) -> None:
     show = await live_show(client)
     host_ws = await rooms.join(show.id, token=show.host.token)
     anon = await rooms.join(show.id)

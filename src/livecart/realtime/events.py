@@ -17,7 +17,7 @@ Id = Annotated[int, Field(ge=1, le=2**53)]
 
 
 class ClientMessage(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 # --- client → server ------------------------------------------------------------------------

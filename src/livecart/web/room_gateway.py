@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import time
+from collections import deque
 from typing import Any
 
 from picows import (
@@ -106,28 +107,32 @@ class RoomGateway:
             else:
                 self.hub.add_likes(conn.show_id, message.count)
             return
+        # The queue and its worker exist only while messages wait: an idle viewer costs neither.
         if conn.queue is None:
-            conn.queue = asyncio.Queue(QUEUE_LIMIT)
-        if conn.queue.full():
+            conn.queue = deque()
+        if len(conn.queue) >= QUEUE_LIMIT:
             conn.send_error("busy", "Too many messages waiting; slow down.", ref=message.type)
             return
-        conn.queue.put_nowait(message)
-        if conn.worker is None or conn.worker.done():
+        conn.queue.append(message)
+        if conn.worker is None:
             conn.worker = asyncio.get_running_loop().create_task(self._work(conn))
 
     async def _work(self, conn: RoomConnection) -> None:
-        assert conn.queue is not None
-        while not conn.queue.empty():
-            message = conn.queue.get_nowait()
-            try:
-                await self._handle(conn, message)
-            except AppError as exc:
-                conn.send_error(exc.code, exc.message, data=exc.data, ref=message.type)
-            except Exception:
-                log.exception("room %s: %s failed", conn.show_id, message.type)
-                conn.send_error(
-                    "internal_error", "Something went wrong on our side.", ref=message.type
-                )
+        try:
+            while conn.queue:
+                await self._handle_one(conn, conn.queue.popleft())
+        finally:
+            conn.queue = None
+            conn.worker = None
+
+    async def _handle_one(self, conn: RoomConnection, message: Any) -> None:
+        try:
+            await self._handle(conn, message)
+        except AppError as exc:
+            conn.send_error(exc.code, exc.message, data=exc.data, ref=message.type)
+        except Exception:
+            log.exception("room %s: %s failed", conn.show_id, message.type)
+            conn.send_error("internal_error", "Something went wrong on our side.", ref=message.type)
 
     async def _handle(self, conn: RoomConnection, message: Any) -> None:
         async with UnitOfWork(self.session_factory) as uow:

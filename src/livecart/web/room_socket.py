@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -68,7 +69,7 @@ class RoomConnection(WSListener):
         self.held: list[bytes] | None = []
         self.strikes = 0
         self.bucket = TokenBucket(RATE_PER_SEC, RATE_BURST)
-        self.queue: asyncio.Queue[Any] | None = None
+        self.queue: deque[Any] | None = None
         self.worker: asyncio.Task[None] | None = None
         self._on_message = on_message
         self._on_close = on_close
