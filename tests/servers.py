@@ -2,78 +2,23 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-START_TIMEOUT_SECS = 30.0
+from livecart.bench import servers
+from livecart.bench.servers import Server, free_port
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class Server:
-    base: str  # http://127.0.0.1:PORT
-    room_base: str  # ws://127.0.0.1:ROOM_PORT
-    log: Path
+__all__ = ["Server", "free_port", "serve"]
 
 
 @contextmanager
 def serve(database_url: str, data_dir: Path, **env: str) -> Iterator[Server]:
-    """`python -m livecart serve --no-demo` on free ports; stopped (SIGTERM) on exit."""
-    port, room_port = free_port(), free_port()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir / f"server-{port}.log"
-    full_env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "LIVECART_DATA_DIR": str(data_dir),
-        "LIVECART_ROOM_PORT": str(room_port),
-        **env,
-    }
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "livecart", "serve", "--no-demo", "--port", str(port)],
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{room_port}", log_path)
+    """As livecart.bench.servers.serve, failing the test if the server does not come up."""
     try:
-        _wait_until_up(proc, server)
-        yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def _wait_until_up(proc: subprocess.Popen[bytes], server: Server) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECS
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"the server exited early:\n{server.log.read_text()}")
-        try:
-            if httpx.get(server.base + "/openapi.json", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"the server did not answer in time:\n{server.log.read_text()}")
-        time.sleep(0.2)
+        with servers.serve(database_url, data_dir, **env) as server:
+            yield server
+    except servers.ServerFailed as exc:
+        pytest.fail(str(exc))

@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import logging
 import os
+import resource
 import sys
 from collections.abc import Sequence
 
@@ -88,6 +89,13 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace, _settings: Settings) -> int:
+    from livecart.bench.cli import run_bench
+
+    print(run_bench(args), flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="livecart", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -110,10 +118,42 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--name", default="Admin")
     admin.add_argument("--password", help="else LIVECART_ADMIN_PASSWORD, stdin or a prompt")
     admin.set_defaults(func=cmd_create_admin)
+    bench = sub.add_parser("bench", help="benchmarks; each prints one JSON line")
+    add_bench_commands(bench)
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 
+def add_bench_commands(bench: argparse.ArgumentParser) -> None:
+    kinds = bench.add_subparsers(dest="bench", required=True)
+    fan = kinds.add_parser("fanout", help="one link drop to N WebSocket viewers")
+    fan.add_argument("--viewers", type=int, default=1000)
+    fan.add_argument("--processes", type=int, default=1, help="server processes (Redis if > 1)")
+    fan.add_argument(
+        "--clients",
+        type=int,
+        default=0,
+        help="load-generator processes (default: one per 2,500 viewers, 2 at least)",
+    )
+    skew = kinds.add_parser("drop-skew", help="button-unlock spread across viewers' round trips")
+    skew.add_argument("--viewers", type=int, default=200)
+    skew.add_argument("--rtt-spread", default="10:400", help="MIN:MAX round trip, ms")
+    for kind in (fan, skew):
+        kind.add_argument("--json", action="store_true", help="print JSON (the only format)")
+        kind.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
+        kind.add_argument("--database-url", default="", help="default: a throwaway SQLite file")
+
+
+def raise_fd_limit() -> None:
+    """A big room holds one socket per viewer: use all the descriptors the system allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
+    level = getattr(args, "log_level", "warning").upper()
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    raise_fd_limit()
     sys.exit(args.func(args, Settings()))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,7 +38,8 @@ def scratch_url(tmp_path: Path, database_url: str) -> Iterator[str]:
     name = f"livecart_mig_{uuid.uuid4().hex[:8]}"
     psql(f'CREATE DATABASE "{name}"')
     try:
-        yield Settings(database_url=database_url.rsplit("/", 1)[0] + f"/{name}").resolved_database_url
+        url = database_url.rsplit("/", 1)[0] + f"/{name}"
+        yield Settings(database_url=url).resolved_database_url
     finally:
         psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 DEFAULT_CURRENCY = "CNY"
 # ISO 4217 minor units for the currencies we accept.
@@ -27,7 +27,11 @@ class Money:
         if not self.amount.is_finite():
             raise MoneyError("amount must be finite")
         quantum = Decimal(1).scaleb(-MINOR_UNITS[self.currency])
-        if self.amount != self.amount.quantize(quantum, rounding=ROUND_HALF_EVEN):
+        try:
+            exact = self.amount == self.amount.quantize(quantum, rounding=ROUND_HALF_EVEN)
+        except InvalidOperation:  # more digits than the decimal context holds
+            raise MoneyError("amount is too large") from None
+        if not exact:
             raise MoneyError(f"{self.currency} has {MINOR_UNITS[self.currency]} decimal places")
 
     @classmethod

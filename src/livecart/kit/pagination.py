@@ -12,6 +12,7 @@ from livecart.kit.clock import as_utc
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+MAX_KEY = 2**63 - 1  # ids are BIGINT; a larger key would overflow the database driver
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,16 +25,34 @@ def encode_cursor(key: int) -> str:
     return base64.urlsafe_b64encode(f"k{key}".encode()).decode().rstrip("=")
 
 
+def _invalid() -> AppError:
+    return AppError("invalid_cursor", "The cursor is not valid.", status=400)
+
+
+def _key(text: str) -> int:
+    """A non-negative BIGINT written in ASCII digits, or ValueError."""
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(text)
+    key = int(text)
+    if key > MAX_KEY:
+        raise ValueError(text)
+    return key
+
+
+def _unpack(cursor: str) -> str:
+    return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+
+
 def decode_cursor(cursor: str | None) -> int | None:
     if not cursor:
         return None
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        raw = _unpack(cursor)
         if not raw.startswith("k"):
             raise ValueError(raw)
-        return int(raw[1:])
+        return _key(raw[1:])
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise AppError("invalid_cursor", "The cursor is not valid.", status=400) from exc
+        raise _invalid() from exc
 
 
 def page_request(cursor: str | None, limit: int) -> PageRequest:
@@ -50,10 +69,10 @@ def decode_time_cursor(cursor: str | None) -> tuple[datetime, int] | None:
     if not cursor:
         return None
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        stamp, _, key = raw[1:].partition("|")
+        raw = _unpack(cursor)
         if not raw.startswith("t"):
             raise ValueError(raw)
-        return as_utc(datetime.fromisoformat(stamp)), int(key)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise AppError("invalid_cursor", "The cursor is not valid.", status=400) from exc
+        stamp, _, key = raw[1:].partition("|")
+        return as_utc(datetime.fromisoformat(stamp)), _key(key)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
+        raise _invalid() from exc

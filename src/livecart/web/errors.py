@@ -1,4 +1,5 @@
-"""Every error leaves as JSON `{code, message, data}` (API) or a plain page (browser)."""
+"""Every error leaves as JSON `{code, message, data}` (API), except an unknown page asked for by a
+browser, which gets the 404 page."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from livecart.db.uow import UnitOfWork
 from livecart.errors import AppError
+from livecart.web.view import render, viewer
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +86,34 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
     )
 
 
-async def _http_error(_request: Request, exc: Exception) -> Response:
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page: GET/HEAD, `text/html` accepted, and not an API path."""
+    path = request.url.path
+    if path == "/api" or path.startswith(("/api/", "/static/", "/media/")):
+        return False
+    if request.method not in ("GET", "HEAD"):
+        return False
+    return "text/html" in request.headers.get("accept", "").lower()
+
+
+async def _not_found_page(request: Request) -> Response:
+    async with UnitOfWork(request.app.state.session_factory) as uow:
+        who = await viewer(request, uow)
+        return render(
+            request,
+            who,
+            "message.html",
+            status=404,
+            title=who.t("notfound.page_title"),
+            message=who.t("notfound.page"),
+            glyph="compass",
+        )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404 and wants_html(request):
+        return await _not_found_page(request)
     code = HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     data = {"max_bytes": exc.max_bytes} if isinstance(exc, PayloadTooLarge) else None

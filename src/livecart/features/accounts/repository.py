@@ -7,7 +7,9 @@ from datetime import datetime
 from sqlalchemy import String, cast, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livecart.db.inserts import insert_if_absent
 from livecart.features.accounts.models import ApiToken, Follow, HostProfile, Merchant, User
+from livecart.kit.clock import utcnow
 from livecart.kit.pagination import PageRequest
 
 
@@ -54,7 +56,7 @@ class AccountsRepository:
             # Categories are slugs from a fixed list kept as a JSON array; its text holds '"slug"'
             # exactly when the slug is in it, on SQLite and PostgreSQL alike.
             query = query.where(cast(HostProfile.categories, String).like(f'%"{category}"%'))
-        return list((await self.session.execute(query)).tuples().all())
+        return [(user, profile) for user, profile in await self.session.execute(query)]
 
     async def hosts_by_ids(self, host_ids: list[int]) -> dict[int, tuple[User, HostProfile]]:
         if not host_ids:
@@ -64,16 +66,16 @@ class AccountsRepository:
             .join(HostProfile, HostProfile.user_id == User.id)
             .where(User.id.in_(set(host_ids)))
         )
-        return {user.id: (user, profile) for user, profile in rows.tuples()}
+        return {user.id: (user, profile) for user, profile in rows}
 
     async def follow(self, follower_id: int, host_id: int) -> bool:
-        """Add the follow if absent; True when it was added."""
-        if await self.session.get(Follow, (follower_id, host_id)) is not None:
-            return False
-        self.session.add(Follow(follower_id=follower_id, host_id=host_id))
-        await self.session.flush()
-        await self._bump_followers(host_id, 1)
-        return True
+        """Add the follow if absent; True when it was added (atomic under concurrency)."""
+        added = await insert_if_absent(
+            self.session, Follow, follower_id=follower_id, host_id=host_id, created_at=utcnow()
+        )
+        if added:
+            await self._bump_followers(host_id, 1)
+        return added
 
     async def unfollow(self, follower_id: int, host_id: int) -> bool:
         result = await self.session.execute(

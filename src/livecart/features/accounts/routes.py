@@ -31,10 +31,11 @@ from livecart.features.accounts.schemas import (
 from livecart.kit.categories import Category
 from livecart.kit.images import check_image
 from livecart.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, encode_cursor, page_request
-from livecart.kit.schemas import Page
+from livecart.kit.params import IdFilter, IdPath
+from livecart.kit.schemas import ERROR_RESPONSES, Page
 from livecart.kit.storage import LocalStorage
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 
 def host_out(user: User, profile: HostProfile, *, following: bool = False) -> HostOut:
@@ -127,7 +128,7 @@ async def list_hosts(
     cursor: str | None = None,
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
     category: Category | None = None,
-    merchant_id: int | None = Query(None, ge=1),
+    merchant_id: IdFilter = None,
 ) -> Page[HostOut]:
     repo = AccountsRepository(uow.session)
     page = page_request(cursor, limit)
@@ -142,7 +143,7 @@ async def list_hosts(
 
 
 @router.get("/hosts/{host_id}", tags=["hosts"])
-async def get_host(host_id: int, uow: UowDep, viewer: OptionalUser) -> HostOut:
+async def get_host(host_id: IdPath, uow: UowDep, viewer: OptionalUser) -> HostOut:
     repo = AccountsRepository(uow.session)
     user, profile = await service.host(repo, host_id)
     following = await repo.is_following(viewer.id, host_id) if viewer else False
@@ -177,13 +178,13 @@ async def _follow(host_id: int, user: User, uow: UowDep, *, follow: bool) -> Fol
 
 
 @router.put("/hosts/{host_id}/follow", tags=["hosts"])
-async def follow_host(host_id: int, user: CurrentUser, uow: UowDep) -> FollowOut:
+async def follow_host(host_id: IdPath, user: CurrentUser, uow: UowDep) -> FollowOut:
     """Follow a host. Idempotent."""
     return await _follow(host_id, user, uow, follow=True)
 
 
 @router.delete("/hosts/{host_id}/follow", tags=["hosts"])
-async def unfollow_host(host_id: int, user: CurrentUser, uow: UowDep) -> FollowOut:
+async def unfollow_host(host_id: IdPath, user: CurrentUser, uow: UowDep) -> FollowOut:
     """Stop following a host. Idempotent."""
     return await _follow(host_id, user, uow, follow=False)
 

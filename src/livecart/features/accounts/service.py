@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
+
 from livecart.errors import AppError, Conflict, Forbidden, NotFound, Unauthorized
 from livecart.features.accounts import security
 from livecart.features.accounts.models import ApiToken, HostProfile, Merchant, Role, User
@@ -87,7 +89,10 @@ async def create_user(
         merchant_id=merchant_id,
     )
     repo.session.add(user)
-    await repo.session.flush()
+    try:
+        await repo.session.flush()
+    except IntegrityError as exc:  # a concurrent sign-up with the same email won the race
+        raise Conflict("email_taken", "An account with this email already exists.") from exc
     if role is Role.HOST:
         repo.session.add(HostProfile(user_id=user.id, bio="", categories=[], followers_count=0))
         await repo.session.flush()

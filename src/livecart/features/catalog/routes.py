@@ -23,10 +23,11 @@ from livecart.features.catalog.schemas import (
 from livecart.kit.categories import Category
 from livecart.kit.images import check_image
 from livecart.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, encode_cursor, page_request
-from livecart.kit.schemas import Page
+from livecart.kit.params import SEARCH_PATTERN, IdFilter, IdPath
+from livecart.kit.schemas import ERROR_RESPONSES, Page
 
-router = APIRouter(prefix="/api/v1", tags=["catalog"])
-SearchText = Query(None, min_length=1, max_length=60)
+router = APIRouter(prefix="/api/v1", tags=["catalog"], responses=ERROR_RESPONSES)
+SearchText = Query(None, min_length=1, max_length=60, pattern=SEARCH_PATTERN)
 
 
 def product_page(rows: list[Product], limit: int) -> Page[ProductOut]:
@@ -43,7 +44,7 @@ async def list_products(
     uow: UowDep,
     cursor: str | None = None,
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
-    merchant_id: int | None = Query(None, ge=1),
+    merchant_id: IdFilter = None,
     category: Category | None = None,
     open_to_hosts: bool | None = None,
     q: str | None = SearchText,
@@ -98,7 +99,7 @@ async def create_product(data: ProductIn, user: CurrentUser, uow: UowDep) -> Pro
 
 
 @router.get("/products/{product_id}")
-async def get_product(product_id: int, uow: UowDep, viewer: OptionalUser) -> ProductOut:
+async def get_product(product_id: IdPath, uow: UowDep, viewer: OptionalUser) -> ProductOut:
     """A product. Archived products are visible only to their merchant's staff."""
     product = await CatalogRepository(uow.session).product(product_id)
     if product is None or (
@@ -110,7 +111,7 @@ async def get_product(product_id: int, uow: UowDep, viewer: OptionalUser) -> Pro
 
 @router.patch("/products/{product_id}")
 async def update_product(
-    product_id: int, data: ProductPatch, user: CurrentUser, uow: UowDep
+    product_id: IdPath, data: ProductPatch, user: CurrentUser, uow: UowDep
 ) -> ProductOut:
     return service.product_out(
         await service.update_product(CatalogRepository(uow.session), user, product_id, data)
@@ -119,7 +120,7 @@ async def update_product(
 
 @router.post("/products/{product_id}/variants", status_code=status.HTTP_201_CREATED)
 async def add_variant(
-    product_id: int, data: VariantIn, user: CurrentUser, uow: UowDep
+    product_id: IdPath, data: VariantIn, user: CurrentUser, uow: UowDep
 ) -> VariantOut:
     repo = CatalogRepository(uow.session)
     variant = await service.add_variant(repo, user, product_id, data)
@@ -129,7 +130,7 @@ async def add_variant(
 
 @router.patch("/variants/{variant_id}")
 async def update_variant(
-    variant_id: int, data: VariantPatch, user: CurrentUser, uow: UowDep
+    variant_id: IdPath, data: VariantPatch, user: CurrentUser, uow: UowDep
 ) -> VariantOut:
     variant = await service.update_variant(CatalogRepository(uow.session), user, variant_id, data)
     return service.variant_out(variant, variant.product.currency)
@@ -137,7 +138,7 @@ async def update_variant(
 
 @router.post("/variants/{variant_id}/stock")
 async def change_stock(
-    variant_id: int, data: StockChangeIn, user: CurrentUser, uow: UowDep
+    variant_id: IdPath, data: StockChangeIn, user: CurrentUser, uow: UowDep
 ) -> VariantOut:
     """Add or remove stock. Refused with `insufficient_stock` if it would go below zero."""
     repo = CatalogRepository(uow.session)
@@ -148,7 +149,7 @@ async def change_stock(
 
 @router.post("/products/{product_id}/images", status_code=status.HTTP_201_CREATED)
 async def upload_image(
-    product_id: int, file: UploadFile, request: Request, user: CurrentUser, uow: UowDep
+    product_id: IdPath, file: UploadFile, request: Request, user: CurrentUser, uow: UowDep
 ) -> ProductOut:
     """Add an image (JPEG, PNG or WebP, at most 5 MB)."""
     settings = request.app.state.settings
@@ -164,7 +165,7 @@ async def upload_image(
 
 @router.delete("/products/{product_id}/images/{image_id}")
 async def delete_image(
-    product_id: int, image_id: int, user: CurrentUser, uow: UowDep
+    product_id: IdPath, image_id: IdPath, user: CurrentUser, uow: UowDep
 ) -> ProductOut:
     return service.product_out(
         await service.remove_image(CatalogRepository(uow.session), user, product_id, image_id)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from sqlalchemy.orm.attributes import set_committed_value
+
 from livecart.errors import AppError, Conflict, Forbidden, NotFound, Unauthorized
 from livecart.features.accounts.models import Role, User
 from livecart.features.accounts.repository import AccountsRepository
@@ -181,7 +183,7 @@ async def change_stock(
         )
     if after > rules.MAX_STOCK:
         raise AppError("stock_too_large", f"Stock is capped at {rules.MAX_STOCK}.", status=422)
-    variant.stock = after
+    set_committed_value(variant, "stock", after)  # the row already holds it: no second UPDATE
     repo.record_movement(
         StockMovement(
             variant_id=variant.id,

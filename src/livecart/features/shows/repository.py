@@ -7,7 +7,9 @@ from datetime import datetime
 from sqlalchemy import delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livecart.db.inserts import insert_if_absent
 from livecart.features.shows.models import LineupItem, Reminder, Show
+from livecart.kit.clock import utcnow
 from livecart.kit.pagination import PageRequest
 
 
@@ -80,12 +82,13 @@ class ShowsRepository:
         return set(rows)
 
     async def add_reminder(self, show_id: int, user_id: int) -> bool:
-        if await self.session.get(Reminder, (show_id, user_id)) is not None:
-            return False
-        self.session.add(Reminder(show_id=show_id, user_id=user_id))
-        await self.session.flush()
-        await self._bump_reminders(show_id, 1)
-        return True
+        """Add the reminder if absent; True when it was added (atomic under concurrency)."""
+        added = await insert_if_absent(
+            self.session, Reminder, show_id=show_id, user_id=user_id, created_at=utcnow()
+        )
+        if added:
+            await self._bump_reminders(show_id, 1)
+        return added
 
     async def remove_reminder(self, show_id: int, user_id: int) -> bool:
         result = await self.session.execute(

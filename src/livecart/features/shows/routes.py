@@ -31,9 +31,10 @@ from livecart.kit.pagination import (
     encode_time_cursor,
     page_request,
 )
-from livecart.kit.schemas import Page
+from livecart.kit.params import IdFilter, IdPath
+from livecart.kit.schemas import ERROR_RESPONSES, Page
 
-router = APIRouter(prefix="/api/v1/shows", tags=["shows"])
+router = APIRouter(prefix="/api/v1/shows", tags=["shows"], responses=ERROR_RESPONSES)
 StateFilter = Literal["scheduled", "live", "ended", "cancelled"]
 
 
@@ -46,7 +47,7 @@ async def list_shows(
     uow: UowDep,
     viewer: OptionalUser,
     state: list[StateFilter] | None = Query(None),
-    host_id: int | None = Query(None, ge=1),
+    host_id: IdFilter = None,
     order: Literal["newest", "upcoming"] = "newest",
     cursor: str | None = None,
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
@@ -83,7 +84,7 @@ async def schedule_show(data: ShowIn, user: CurrentUser, uow: UowDep) -> ShowCre
 
 
 @router.get("/{show_id}")
-async def get_show(show_id: int, uow: UowDep, viewer: OptionalUser) -> ShowOut:
+async def get_show(show_id: IdPath, uow: UowDep, viewer: OptionalUser) -> ShowOut:
     ctx = _ctx(uow)
     show = await ctx.shows.show(show_id)
     if show is None:
@@ -92,13 +93,13 @@ async def get_show(show_id: int, uow: UowDep, viewer: OptionalUser) -> ShowOut:
 
 
 @router.patch("/{show_id}")
-async def update_show(show_id: int, data: ShowPatch, user: CurrentUser, uow: UowDep) -> ShowOut:
+async def update_show(show_id: IdPath, data: ShowPatch, user: CurrentUser, uow: UowDep) -> ShowOut:
     ctx = _ctx(uow)
     return await show_out(ctx, await service.update_show(ctx, user, show_id, data), user)
 
 
 @router.put("/{show_id}/lineup")
-async def set_lineup(show_id: int, data: LineupIn, user: CurrentUser, uow: UowDep) -> ShowOut:
+async def set_lineup(show_id: IdPath, data: LineupIn, user: CurrentUser, uow: UowDep) -> ShowOut:
     """Replace the lineup; products must be open to hosts or from the host's own merchant."""
     ctx = _ctx(uow)
     return await show_out(ctx, await service.set_lineup(ctx, user, show_id, data.product_ids), user)
@@ -106,7 +107,7 @@ async def set_lineup(show_id: int, data: LineupIn, user: CurrentUser, uow: UowDe
 
 @router.post("/{show_id}/cover")
 async def upload_cover(
-    show_id: int, file: UploadFile, request: Request, user: CurrentUser, uow: UowDep
+    show_id: IdPath, file: UploadFile, request: Request, user: CurrentUser, uow: UowDep
 ) -> ShowOut:
     settings = request.app.state.settings
     ctx = _ctx(uow)
@@ -118,28 +119,30 @@ async def upload_cover(
     return await show_out(ctx, show, user)
 
 
-async def _transition(show_id: int, user: CurrentUser, uow: UowDep, action: ShowAction) -> ShowOut:
+async def _transition(
+    show_id: IdPath, user: CurrentUser, uow: UowDep, action: ShowAction
+) -> ShowOut:
     ctx = _ctx(uow)
     return await show_out(ctx, await service.transition(ctx, user, show_id, action), user)
 
 
 @router.post("/{show_id}/go-live")
-async def go_live(show_id: int, user: CurrentUser, uow: UowDep) -> ShowOut:
+async def go_live(show_id: IdPath, user: CurrentUser, uow: UowDep) -> ShowOut:
     return await _transition(show_id, user, uow, ShowAction.GO_LIVE)
 
 
 @router.post("/{show_id}/end")
-async def end_show(show_id: int, user: CurrentUser, uow: UowDep) -> ShowOut:
+async def end_show(show_id: IdPath, user: CurrentUser, uow: UowDep) -> ShowOut:
     return await _transition(show_id, user, uow, ShowAction.END)
 
 
 @router.post("/{show_id}/cancel")
-async def cancel_show(show_id: int, user: CurrentUser, uow: UowDep) -> ShowOut:
+async def cancel_show(show_id: IdPath, user: CurrentUser, uow: UowDep) -> ShowOut:
     return await _transition(show_id, user, uow, ShowAction.CANCEL)
 
 
 @router.post("/{show_id}/stream-key")
-async def rotate_stream_key(show_id: int, user: CurrentUser, uow: UowDep) -> StreamKeyOut:
+async def rotate_stream_key(show_id: IdPath, user: CurrentUser, uow: UowDep) -> StreamKeyOut:
     """Make a new stream key; the old one stops working at once."""
     show, key = await service.rotate_stream_key(_ctx(uow), user, show_id)
     return StreamKeyOut(show_id=show.id, stream_key=key, hint=show.stream_key_hint)
@@ -151,11 +154,11 @@ async def _remind(show_id: int, user: CurrentUser, uow: UowDep, *, on: bool) -> 
 
 
 @router.put("/{show_id}/reminder")
-async def remind_me(show_id: int, user: CurrentUser, uow: UowDep) -> ReminderOut:
+async def remind_me(show_id: IdPath, user: CurrentUser, uow: UowDep) -> ReminderOut:
     """Ask to be reminded when the show starts. Idempotent."""
     return await _remind(show_id, user, uow, on=True)
 
 
 @router.delete("/{show_id}/reminder")
-async def cancel_reminder(show_id: int, user: CurrentUser, uow: UowDep) -> ReminderOut:
+async def cancel_reminder(show_id: IdPath, user: CurrentUser, uow: UowDep) -> ReminderOut:
     return await _remind(show_id, user, uow, on=False)

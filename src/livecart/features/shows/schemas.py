@@ -3,27 +3,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from livecart.features.catalog.schemas import ProductOut
-from livecart.kit.schemas import In, Out
+from livecart.kit.schemas import Id, In, Out, UtcInstant
 
 MAX_LINEUP = 100
 ShowTitle = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
-ProductId = Annotated[int, Field(ge=1)]
+ProductId = Id
 
 
 class ShowIn(In):
     title: ShowTitle
     description: str = Field(default="", max_length=2000)
-    planned_start: AwareDatetime
+    planned_start: UtcInstant
     product_ids: list[ProductId] = Field(default_factory=list, max_length=MAX_LINEUP)
 
 
 class ShowPatch(In):
     title: ShowTitle | None = None
     description: str | None = Field(default=None, max_length=2000)
-    planned_start: AwareDatetime | None = None
+    planned_start: UtcInstant | None = None
 
 
 class LineupIn(In):

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
-from livecart.errors import AppError, Conflict, NotFound, Unauthorized
+from livecart.errors import AppError, Conflict, Forbidden, NotFound, Unauthorized
 from livecart.features.accounts.models import Role, User
 from livecart.features.accounts.repository import AccountsRepository
 from livecart.features.accounts.service import require_role
@@ -54,6 +54,8 @@ async def hosted_show(ctx: ShowsContext, actor: User | None, show_id: int) -> Sh
 async def schedule_show(ctx: ShowsContext, actor: User | None, data: ShowIn) -> tuple[Show, str]:
     """Schedule a show; returns it with its stream key, which is shown this once."""
     host = require_role(actor, Role.HOST)
+    if await ctx.accounts.host_profile(host.id) is None:  # e.g. an admin: shows need a host
+        raise Forbidden("Only a host can schedule a show.", code="role_required")
     planned = as_utc(data.planned_start)
     checked(lambda: rules.check_planned_start(planned, now=utcnow()))
     key = new_stream_key()
@@ -129,6 +131,11 @@ async def transition(
     ctx: ShowsContext, actor: User | None, show_id: int, action: rules.ShowAction
 ) -> Show:
     show = await hosted_show(ctx, actor, show_id)
+    return await apply_transition(ctx, show, action)
+
+
+async def apply_transition(ctx: ShowsContext, show: Show, action: rules.ShowAction) -> Show:
+    """Move an already-authorised show to its next state (409 when the rules refuse)."""
     new_state = checked(lambda: rules.next_state(rules.ShowState(show.state), action), status=409)
     now = utcnow()
     if new_state is rules.ShowState.LIVE:

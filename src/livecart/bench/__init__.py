@@ -1,0 +1,1 @@
+"""`livecart bench …`: benchmarks that print one JSON line of figures."""

@@ -1,0 +1,21 @@
+"""Dispatch for `livecart bench`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+
+def run_bench(args: argparse.Namespace) -> str:
+    if args.bench == "fanout":
+        from livecart.bench.fanout import fanout
+
+        clients = args.clients or max(2, math.ceil(args.viewers / 2500))
+        result = fanout(args.viewers, args.processes, clients, args.redis_url, args.database_url)
+    else:
+        from livecart.bench.skew import drop_skew
+
+        low, _, high = args.rtt_spread.partition(":")
+        result = drop_skew(args.viewers, float(low), float(high or low), args.database_url)
+    return json.dumps(result, ensure_ascii=False)
