@@ -127,5 +127,5 @@ def new_page(browser: Any, live_server: str) -> Iterator[Callable[..., Any]]:
 def screenshot(page: Any, name: str) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path))
+    page.screenshot(path=str(path), animations="disabled")
     return path

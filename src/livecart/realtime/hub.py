@@ -143,17 +143,21 @@ class Hub:
         self, room_id: int, peer: Peer, *, last_seq: int | None, epoch: str | None
     ) -> tuple[Room, Resume]:
         room = await self.open_room(room_id)
+        return room, self.attach(room, peer, last_seq=last_seq, epoch=epoch)
+
+    def attach(self, room: Room, peer: Peer, *, last_seq: int | None, epoch: str | None) -> Resume:
+        """Add a peer to an open room; what it missed since `last_seq`, if that can be told."""
         room.peers.add(peer)
         room.empty_since = None
         if last_seq is None:
-            return room, Resume(frames=[])
+            return Resume(frames=[])
         if epoch != room.epoch or last_seq > room.last_seq:
-            return room, Resume(frames=None)
+            return Resume(frames=None)
         if last_seq == room.last_seq:
-            return room, Resume(frames=[])
+            return Resume(frames=[])
         if not room.ring or room.ring[0][0] > last_seq + 1:
-            return room, Resume(frames=None)
-        return room, Resume(frames=[frame for seq, frame in room.ring if seq > last_seq])
+            return Resume(frames=None)
+        return Resume(frames=[frame for seq, frame in room.ring if seq > last_seq])
 
     def leave(self, room_id: int, peer: Peer) -> None:
         room = self.rooms.get(room_id)

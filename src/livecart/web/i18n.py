@@ -11,7 +11,17 @@ LANGUAGES = ("zh-CN", "en")
 DEFAULT_LANGUAGE = "en"
 LANG_COOKIE = "lc_lang"
 # Message groups the page scripts use; only these are embedded into pages as JSON.
-JS_GROUPS = ("err.", "time.", "show.", "catalog.", "host.", "category.", "state.")
+JS_GROUPS = (
+    "err.",
+    "time.",
+    "show.",
+    "catalog.",
+    "host.",
+    "category.",
+    "state.",
+    "room.",
+    "console.",
+)
 
 
 @cache

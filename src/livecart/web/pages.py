@@ -15,10 +15,11 @@ from livecart.features.shows.repository import ShowsRepository
 from livecart.features.shows.service import ShowsContext
 from livecart.kit.clock import utcnow
 from livecart.kit.pagination import PageRequest
-from livecart.web import i18n
+from livecart.web import i18n, room_pages
 from livecart.web.view import forbidden, login_redirect, render, safe_next, viewer
 
 router = APIRouter(include_in_schema=False)
+router.include_router(room_pages.router)
 HOME_LIVE = 10
 HOME_UPCOMING = 20
 ONE_YEAR = 365 * 24 * 3600
@@ -117,6 +118,8 @@ async def show_page(show_id: int, request: Request, uow: UowDep) -> Response:
             message=who.t("notfound.show"),
             glyph="video",
         )
+    if show.state == "live":
+        return RedirectResponse(f"/shows/{show.id}/live", status_code=303)
     out = await show_out(ctx, show, who.user)
     following = (
         await AccountsRepository(uow.session).is_following(who.user.id, out.host.id)

@@ -15,6 +15,7 @@ import time
 from collections import deque
 from typing import Any
 
+import orjson
 from picows import (
     WSUpgradeRequest,
     WSUpgradeResponse,
@@ -30,7 +31,8 @@ from livecart.features.accounts.repository import AccountsRepository
 from livecart.features.rooms import service as rooms
 from livecart.features.rooms.snapshot import build_snapshot
 from livecart.realtime import events as ev
-from livecart.realtime.hub import Hub
+from livecart.realtime.frames import text_frame
+from livecart.realtime.hub import Hub, Room
 from livecart.web.room_socket import RoomConnection
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 ROOM_PATH = re.compile(rb"^/rooms/([1-9][0-9]{0,15})/?(\?.*)?$")
 MAX_FRAME_BYTES = 4096
 QUEUE_LIMIT = 32
+SNAPSHOT_TTL_SECS = 1.0
 
 
 class RoomGateway:
@@ -46,6 +49,7 @@ class RoomGateway:
         self.session_factory = session_factory
         self.server: asyncio.base_events.Server | None = None
         self.connections: set[RoomConnection] = set()
+        self._snapshots: dict[int, tuple[int, float, bytes]] = {}
 
     @property
     def port(self) -> int:
@@ -100,6 +104,8 @@ class RoomGateway:
             return
         if not conn.greeted and not isinstance(message, ev.Hello):
             conn.send_error("hello_first", "Send hello first.", ref=message.type)
+            return
+        if isinstance(message, ev.Hello) and self._greet_from_cache(conn, message):
             return
         if isinstance(message, ev.Like):
             if conn.user_id is None:
@@ -164,36 +170,72 @@ class RoomGateway:
             conn.send_error("show_not_found", "No such show.", ref="hello")
             conn.close(4004, "no such show")
             return
-        conn.greeted = True
-        conn.user_id = user.id if user else None
+        conn.greet(user.id if user else None)
         if m.role in rooms.STAFF:
             conn.trust_as_staff()
-        room, resume = await self.hub.join(
-            conn.show_id, conn, last_seq=hello.last_seq, epoch=hello.epoch
+        room = await self.hub.open_room(conn.show_id)
+        if not self._resume(conn, room, hello):
+            await self._send_snapshot(ctx, conn, m)
+
+    def _greet_from_cache(self, conn: RoomConnection, hello: ev.Hello) -> bool:
+        """An anonymous viewer joining an open room with a fresh snapshot is let in at once,
+        without a task, a session or a query: this keeps a big show's first minute (thousands of
+        joins a second) cheap in time and memory."""
+        room = self.hub.rooms.get(conn.show_id)
+        frame = self._cached_snapshot(conn.show_id)
+        if hello.token or conn.greeted or conn.queue is not None or room is None or frame is None:
+            return False
+        conn.greet(None)
+        if not self._resume(conn, room, hello):
+            conn.write_now(frame)
+            conn.release(room.last_seq)
+        return True
+
+    def _resume(self, conn: RoomConnection, room: Room, hello: ev.Hello) -> bool:
+        """Attach the connection; if it can resume where it left off, send what it missed."""
+        resume = self.hub.attach(room, conn, last_seq=hello.last_seq, epoch=hello.epoch)
+        if resume.frames is None or hello.last_seq is None:
+            return False
+        conn.send_direct(
+            {
+                "type": "welcome",
+                "resumed": True,
+                "epoch": room.epoch,
+                "seq": hello.last_seq,  # the missed events follow from seq + 1
+                "missed": len(resume.frames),
+            }
         )
-        if resume.frames is not None and hello.last_seq is not None:
-            conn.send_direct(
-                {
-                    "type": "welcome",
-                    "resumed": True,
-                    "epoch": room.epoch,
-                    "seq": hello.last_seq,  # the missed events follow from seq + 1
-                    "missed": len(resume.frames),
-                }
-            )
-            conn.release(room.last_seq, before=resume.frames)
-            return
-        await self._send_snapshot(ctx, conn, m)
+        conn.release(room.last_seq, before=resume.frames)
+        return True
 
     async def _send_snapshot(
         self, ctx: rooms.RoomContext, conn: RoomConnection, m: rooms.Member
     ) -> None:
+        """Send the room as it is now; events that arrive meanwhile are held, then follow it."""
         room = await self.hub.open_room(conn.show_id)
         conn.hold()
         seq = room.last_seq  # read first: every event up to here is in what we read next
-        snapshot = await build_snapshot(ctx, m.show, m.user, m.role, epoch=room.epoch, seq=seq)
-        conn.send_direct(snapshot)
+        anonymous = m.user is None
+        frame = self._cached_snapshot(conn.show_id) if anonymous else None
+        if frame is None:
+            snapshot = await build_snapshot(ctx, m.show, m.user, m.role, epoch=room.epoch, seq=seq)
+            frame = text_frame(orjson.dumps(snapshot))
+            if anonymous:
+                self._snapshots[conn.show_id] = (seq, time.monotonic(), frame)
+        conn.write_now(frame)
         conn.release(seq)
+
+    def _cached_snapshot(self, show_id: int) -> bytes | None:
+        """The anonymous snapshot of a room if nothing has happened since it was built and it is
+        younger than SNAPSHOT_TTL_SECS (counters in it may lag; ticks correct them)."""
+        cached = self._snapshots.get(show_id)
+        room = self.hub.rooms.get(show_id)
+        if cached is None or room is None:
+            return None
+        seq, built, frame = cached
+        if seq != room.last_seq or time.monotonic() - built > SNAPSHOT_TTL_SECS:
+            return None
+        return frame
 
 
 async def dispatch(ctx: rooms.RoomContext, m: rooms.Member, message: Any) -> dict[str, Any] | None:

@@ -136,8 +136,11 @@ class RoomConnection(WSListener):
 
     def send_direct(self, message: dict[str, Any]) -> None:
         """A reply to this client only; bypasses the hold used for broadcast events."""
+        self.write_now(text_frame(orjson.dumps(message)))
+
+    def write_now(self, frame: bytes) -> None:
         if self.transport is not None and not self.transport.is_disconnected:
-            self.transport.underlying_transport.write(text_frame(orjson.dumps(message)))
+            self.transport.underlying_transport.write(frame)
 
     def send_error(
         self, code: str, message: str, *, data: dict[str, Any] | None = None, ref: str | None = None
@@ -157,6 +160,13 @@ class RoomConnection(WSListener):
             seq = _frame_seq(frame)
             if seq is not None and seq > after_seq:
                 self.write(frame)
+
+    def greet(self, user_id: int | None) -> None:
+        self.greeted = True
+        self.user_id = user_id
+        if self._hello_timer is not None:
+            self._hello_timer.cancel()
+            self._hello_timer = None
 
     def trust_as_staff(self) -> None:
         self.bucket = TokenBucket(STAFF_RATE_PER_SEC, STAFF_RATE_BURST)

@@ -94,8 +94,11 @@ function renderShow(s) {
     thumbs.append(li);
   }
   if (!s.lineup.length) thumbs.remove();
-  field(card, "preview").href = `/shows/${s.id}`;
+  field(card, "preview").href = s.state === "live" ? `/shows/${s.id}/live` : `/shows/${s.id}`;
   const editable = s.state === "scheduled" || s.state === "live";
+  const consoleLink = field(card, "console");
+  consoleLink.href = `/host/shows/${s.id}/console`;
+  consoleLink.hidden = !editable;
   for (const act of ["lineup", "rotate"]) card.querySelector(`[data-act="${act}"]`).hidden = !editable;
   field(card, "cover-btn").hidden = !editable;
   card.querySelector('[data-act="cancel"]').hidden = s.state !== "scheduled";
