@@ -30,8 +30,9 @@ class RoomsRepository:
         found = await self.session.get(RoomSettings, show_id)
         if found is not None:
             return found
-        await insert_if_absent(self.session, RoomSettings, show_id=show_id, slow_mode_secs=0,
-                               likes=0, peak_online=0)
+        await insert_if_absent(
+            self.session, RoomSettings, show_id=show_id, slow_mode_secs=0, likes=0, peak_online=0
+        )
         found = await self.session.get(RoomSettings, show_id)
         assert found is not None
         return found

@@ -49,8 +49,9 @@ async def list_moderators(show_id: IdPath, user: CurrentUser, uow: UowDep) -> li
 
 
 @router.put("/shows/{show_id}/moderators/{user_id}")
-async def add_moderator(show_id: IdPath, user_id: IdPath, user: CurrentUser, uow: UowDep
-                        ) -> ModeratorOut:
+async def add_moderator(
+    show_id: IdPath, user_id: IdPath, user: CurrentUser, uow: UowDep
+) -> ModeratorOut:
     """Make an account a moderator of this show (idempotent)."""
     show = await _hosted(uow, user, show_id)
     repo = RoomsRepository(uow.session)
@@ -62,8 +63,9 @@ async def add_moderator(show_id: IdPath, user_id: IdPath, user: CurrentUser, uow
 
 
 @router.delete("/shows/{show_id}/moderators/{user_id}", status_code=204)
-async def remove_moderator(show_id: IdPath, user_id: IdPath, user: CurrentUser, uow: UowDep
-                           ) -> None:
+async def remove_moderator(
+    show_id: IdPath, user_id: IdPath, user: CurrentUser, uow: UowDep
+) -> None:
     show = await _hosted(uow, user, show_id)
     await RoomsRepository(uow.session).remove_moderator(show.id, user_id)
 
@@ -84,8 +86,10 @@ async def list_questions(
     rows = rows[: page.limit]
     people = {i for m in rows for i in (m.user_id, m.claimed_by, m.answered_by) if i}
     users = await repo.users(people)
-    return Page[ChatLine](items=[chat_line(m, users) for m in rows],
-                          next_cursor=encode_cursor(rows[-1].id) if more and rows else None)
+    return Page[ChatLine](
+        items=[chat_line(m, users) for m in rows],
+        next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
+    )
 
 
 @router.get("/shows/{show_id}/explanations")
@@ -108,8 +112,9 @@ async def my_blocked_words(user: CurrentUser, uow: UowDep) -> BlockedWordsOut:
 
 
 @router.put("/hosts/me/blocked-words")
-async def set_my_blocked_words(data: BlockedWordsIn, user: CurrentUser, uow: UowDep
-                               ) -> BlockedWordsOut:
+async def set_my_blocked_words(
+    data: BlockedWordsIn, user: CurrentUser, uow: UowDep
+) -> BlockedWordsOut:
     """Replace this host's blocked words (the global list applies as well)."""
     host = require_role(user, Role.HOST)
     words = _clean_words(data.words)
@@ -125,8 +130,9 @@ async def global_blocked_words(user: CurrentUser, uow: UowDep) -> BlockedWordsOu
 
 
 @router.put("/admin/blocked-words")
-async def set_global_blocked_words(data: BlockedWordsIn, user: CurrentUser, uow: UowDep
-                                   ) -> BlockedWordsOut:
+async def set_global_blocked_words(
+    data: BlockedWordsIn, user: CurrentUser, uow: UowDep
+) -> BlockedWordsOut:
     """Replace the platform-wide blocked words (admins only)."""
     require_role(user, Role.ADMIN)
     words = _clean_words(data.words)
