@@ -41,6 +41,7 @@ ROOM_PATH = re.compile(rb"^/rooms/([1-9][0-9]{0,15})/?(\?.*)?$")
 MAX_FRAME_BYTES = 4096
 QUEUE_LIMIT = 32
 SNAPSHOT_TTL_SECS = 1.0
+SWEEP_SECS = 5.0
 
 
 class RoomGateway:
@@ -50,6 +51,7 @@ class RoomGateway:
         self.server: asyncio.base_events.Server | None = None
         self.connections: set[RoomConnection] = set()
         self._snapshots: dict[int, tuple[int, float, bytes]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
@@ -63,13 +65,23 @@ class RoomGateway:
             port,
             max_frame_size=MAX_FRAME_BYTES,
             read_buffer_init_size=1024,
-            enable_auto_ping=True,
-            auto_ping_idle_timeout=20,
-            auto_ping_reply_timeout=10,
+            enable_auto_ping=False,  # one sweep for all (below), not a task per connection
             websocket_handshake_timeout=5,
         )
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
+        """Heartbeats for every connection from one task: a per-connection ping timer would
+        cost each idle viewer a few kilobytes."""
+        while True:
+            await asyncio.sleep(SWEEP_SECS)
+            now = time.monotonic()
+            for conn in list(self.connections):
+                conn.check_alive(now)
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         if self.server is not None:
             self.server.close()
         for conn in list(self.connections):

@@ -31,6 +31,9 @@ FLOOD_STRIKES = 40  # messages refused for rate before the connection is closed
 CLOSE_HELLO_TIMEOUT = 4001
 CLOSE_FLOODING = 4029
 CLOSE_NOT_FOUND = 4004
+CLOSE_DEAD = 4000
+IDLE_PING_SECS = 20.0
+PONG_WAIT_SECS = 10.0
 
 
 class TokenBucket:
@@ -74,6 +77,8 @@ class RoomConnection(WSListener):
         self._on_message = on_message
         self._on_close = on_close
         self._hello_timer: asyncio.TimerHandle | None = None
+        self.last_seen = time.monotonic()
+        self.pinged_at: float | None = None
 
     # --- picows callbacks -------------------------------------------------------------------
 
@@ -84,6 +89,8 @@ class RoomConnection(WSListener):
         )
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        self.last_seen = time.monotonic()
+        self.pinged_at = None
         if frame.msg_type == WSMsgType.CLOSE:
             transport.send_close(frame.get_close_code())
             transport.disconnect()
@@ -167,6 +174,18 @@ class RoomConnection(WSListener):
         if self._hello_timer is not None:
             self._hello_timer.cancel()
             self._hello_timer = None
+
+    def check_alive(self, now: float) -> None:
+        """Heartbeat, called by the gateway's sweep: ping a connection that has been quiet for
+        IDLE_PING_SECS; close one that has not answered within PONG_WAIT_SECS."""
+        if self.transport is None or self.transport.is_disconnected:
+            return
+        if self.pinged_at is not None:
+            if now - self.pinged_at > PONG_WAIT_SECS:
+                self.close(CLOSE_DEAD, "no answer to ping")
+        elif now - self.last_seen > IDLE_PING_SECS:
+            self.pinged_at = now
+            self.transport.send_ping()
 
     def trust_as_staff(self) -> None:
         self.bucket = TokenBucket(STAFF_RATE_PER_SEC, STAFF_RATE_BURST)
