@@ -95,17 +95,17 @@ class RoomGateway:
             return WSUpgradeResponseWithListener(
                 WSUpgradeResponse.create_error_response(404, b"no such room"), None
             )
-        conn = RoomConnection(int(match.group(1)), self._on_message, self._on_close)
+        conn = RoomConnection(int(match.group(1)), self)
         self.connections.add(conn)
         return conn
 
-    def _on_close(self, conn: RoomConnection) -> None:
+    def on_close(self, conn: RoomConnection) -> None:
         self.connections.discard(conn)
         self.hub.leave(conn.show_id, conn)
 
     # --- messages ---------------------------------------------------------------------------
 
-    def _on_message(self, conn: RoomConnection, raw: bytes) -> None:
+    def on_message(self, conn: RoomConnection, raw: bytes) -> None:
         try:
             message = ev.parse_client_message(raw)
         except ValidationError as exc:

@@ -11,8 +11,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import orjson
 from picows import WSFrame, WSListener, WSMsgType, WSTransport
@@ -53,14 +52,35 @@ class TokenBucket:
         return False
 
 
+class ConnectionHandler(Protocol):
+    def on_message(self, conn: RoomConnection, raw: bytes) -> None: ...
+    def on_close(self, conn: RoomConnection) -> None: ...
+
+
 class RoomConnection(WSListener):
-    """A viewer's (or host's) connection to one room."""
+    """A viewer's (or host's) connection to one room. Slots, not a dict: there are many."""
+
+    __slots__ = (
+        "_hello_timer",
+        "bucket",
+        "greeted",
+        "handler",
+        "held",
+        "lagging_since",
+        "last_seen",
+        "pinged_at",
+        "queue",
+        "show_id",
+        "strikes",
+        "transport",
+        "user_id",
+        "worker",
+    )
 
     def __init__(
         self,
         show_id: int,
-        on_message: Callable[[RoomConnection, bytes], None],
-        on_close: Callable[[RoomConnection], None],
+        handler: ConnectionHandler,
     ) -> None:
         super().__init__()
         self.show_id = show_id
@@ -68,14 +88,12 @@ class RoomConnection(WSListener):
         self.lagging_since: float | None = None
         self.user_id: int | None = None
         self.greeted = False
-        self.ready = False
         self.held: list[bytes] | None = []
         self.strikes = 0
         self.bucket = TokenBucket(RATE_PER_SEC, RATE_BURST)
         self.queue: deque[Any] | None = None
         self.worker: asyncio.Task[None] | None = None
-        self._on_message = on_message
-        self._on_close = on_close
+        self.handler = handler
         self._hello_timer: asyncio.TimerHandle | None = None
         self.last_seen = time.monotonic()
         self.pinged_at: float | None = None
@@ -106,14 +124,14 @@ class RoomConnection(WSListener):
             elif self.strikes == 1 or self.strikes % 10 == 0:
                 self.send_error("rate_limited", "Slow down.")
             return
-        self._on_message(self, frame.get_payload_as_bytes())
+        self.handler.on_message(self, frame.get_payload_as_bytes())
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         if self._hello_timer is not None:
             self._hello_timer.cancel()
         if self.worker is not None:
             self.worker.cancel()
-        self._on_close(self)
+        self.handler.on_close(self)
 
     def _hello_timed_out(self) -> None:
         if not self.greeted:
@@ -160,7 +178,6 @@ class RoomConnection(WSListener):
         """The snapshot is out (or, on a resume, the missed events in `before` go first): send
         the held events that come after it."""
         held, self.held = self.held or [], None
-        self.ready = True
         for frame in before or []:
             self.write(frame)
         for frame in held:
