@@ -36,11 +36,13 @@ LAG_RESYNC_FRAME = text_frame(b'{"type":"resync","reason":"lagging"}')
 
 
 class Peer(Protocol):
-    """One client connection, as the hub sees it."""
+    """One client connection, as the hub sees it. `write` may hold frames while the peer is
+    joining; `raw_writer` is the socket's own write, used once it is ready."""
 
     lagging_since: float | None
 
     def write(self, frame: bytes) -> None: ...
+    def raw_writer(self) -> Callable[[bytes], object]: ...
     def buffered(self) -> int: ...
     def close(self, code: int, reason: str) -> None: ...
 
@@ -51,6 +53,8 @@ class Room:
     epoch: str = "-"
     last_seq: int = 0
     peers: set[Peer] = field(default_factory=set)
+    # Ready peers that keep up, with their socket's write: the broadcast loop is just calls.
+    writers: dict[Peer, Callable[[bytes], object]] = field(default_factory=dict)
     ring: deque[tuple[int, bytes]] = field(default_factory=lambda: deque(maxlen=RING_SIZE))
     likes_pending: int = 0
     online: int = 0
@@ -106,9 +110,13 @@ class Hub:
         frame = text_frame(data)
         room.last_seq = seq
         room.ring.append((seq, frame))
-        for peer in room.peers:
-            if peer.lagging_since is None:
-                self._write(peer, frame)
+        # The hot path: one write per viewer, nothing else. Lag is checked on the tick.
+        for write in room.writers.values():
+            write(frame)
+        if len(room.writers) != len(room.peers):
+            for peer in room.peers:
+                if peer not in room.writers and peer.lagging_since is None:
+                    peer.write(frame)  # joining: held until its snapshot is out
 
     def _restart_sequence(self, room: Room, seq: int) -> None:
         """A gap (lost pub/sub messages) or a restarted counter (a new epoch): what came before
@@ -123,11 +131,17 @@ class Hub:
     async def _refresh_epoch(self, room: Room) -> None:
         room.epoch, _ = await self.broker.position(room.room_id)
 
-    def _write(self, peer: Peer, frame: bytes) -> None:
-        if peer.buffered() > HIGH_WATER_BYTES:
-            peer.lagging_since = asyncio.get_running_loop().time()
-            return
-        peer.write(frame)
+    def unready(self, room_id: int, peer: Peer) -> None:
+        """Back to going through `peer.write` (which holds frames while a snapshot is built)."""
+        room = self.rooms.get(room_id)
+        if room is not None:
+            room.writers.pop(peer, None)
+
+    def ready(self, room_id: int, peer: Peer) -> None:
+        """The peer has its snapshot: from now on events go straight to its socket."""
+        room = self.rooms.get(room_id)
+        if room is not None and peer in room.peers and peer.lagging_since is None:
+            room.writers[peer] = peer.raw_writer()
 
     # --- membership -------------------------------------------------------------------------
 
@@ -163,6 +177,7 @@ class Hub:
         room = self.rooms.get(room_id)
         if room is not None:
             room.peers.discard(peer)
+            room.writers.pop(peer, None)
             if not room.peers:
                 room.empty_since = asyncio.get_running_loop().time()
 
@@ -204,17 +219,20 @@ class Hub:
         )
         now = asyncio.get_running_loop().time()
         changed = payload != room.last_tick
-        frame = text_frame(payload) if changed else b""
         room.last_tick = payload
+        frame = text_frame(payload)
         for peer in list(room.peers):
             if peer.lagging_since is not None:
                 if peer.buffered() <= LOW_WATER_BYTES:
                     peer.lagging_since = None
-                    peer.write(LAG_RESYNC_FRAME)
+                    peer.write(LAG_RESYNC_FRAME)  # it asks for a snapshot, then is ready again
                 elif now - peer.lagging_since > LAG_CLOSE_SECS:
                     peer.close(4008, "too slow")
+            elif peer.buffered() > HIGH_WATER_BYTES:
+                peer.lagging_since = now
+                room.writers.pop(peer, None)
             elif changed:
-                self._write(peer, frame)
+                peer.write(frame)
         if room.empty_since is not None and now - room.empty_since > EMPTY_ROOM_KEEP_SECS:
             # Empty for a while (reconnects are common right after a drop): let it go.
             del self.rooms[room.room_id]

@@ -201,6 +201,7 @@ class RoomGateway:
         if not self._resume(conn, room, hello):
             conn.write_now(frame)
             conn.release(room.last_seq)
+            self.hub.ready(conn.show_id, conn)
         return True
 
     def _resume(self, conn: RoomConnection, room: Room, hello: ev.Hello) -> bool:
@@ -218,6 +219,7 @@ class RoomGateway:
             }
         )
         conn.release(room.last_seq, before=resume.frames)
+        self.hub.ready(conn.show_id, conn)
         return True
 
     async def _send_snapshot(
@@ -225,6 +227,7 @@ class RoomGateway:
     ) -> None:
         """Send the room as it is now; events that arrive meanwhile are held, then follow it."""
         room = await self.hub.open_room(conn.show_id)
+        self.hub.unready(conn.show_id, conn)
         conn.hold()
         seq = room.last_seq  # read first: every event up to here is in what we read next
         anonymous = m.user is None
@@ -236,6 +239,7 @@ class RoomGateway:
                 self._snapshots[conn.show_id] = (seq, time.monotonic(), frame)
         conn.write_now(frame)
         conn.release(seq)
+        self.hub.ready(conn.show_id, conn)
 
     def _cached_snapshot(self, show_id: int) -> bytes | None:
         """The anonymous snapshot of a room if nothing has happened since it was built and it is

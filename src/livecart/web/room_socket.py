@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol, cast
 
 import orjson
@@ -146,6 +147,11 @@ class RoomConnection(WSListener):
             return
         if self.transport is not None:
             self.transport.underlying_transport.write(frame)
+
+    def raw_writer(self) -> Callable[[bytes], object]:
+        assert self.transport is not None
+        write: Callable[[bytes], object] = self.transport.underlying_transport.write
+        return write
 
     def buffered(self) -> int:
         if self.transport is None:
