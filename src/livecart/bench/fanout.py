@@ -22,6 +22,8 @@ import websockets
 from livecart.bench.servers import Server, serve
 from livecart.bench.stage import Stage, live_show
 
+REPORT_LIMIT_BYTES = 64 * 1024 * 1024
+
 
 def percentile(values: list[float], q: float) -> float:
     if not values:
@@ -45,6 +47,7 @@ async def start_viewers(
                 "livecart.bench.viewers",
                 json.dumps(job),
                 stdout=asyncio.subprocess.PIPE,
+                limit=REPORT_LIMIT_BYTES,  # one line holds every receive time
             )
         )
     for proc in procs:
