@@ -131,4 +131,8 @@ def fanout(
             for _ in range(processes)
         ]
         stage = live_show(servers[0].base)
-        return asyncio.run(run_fanout(servers, stage, viewers, clients))
+        try:
+            return asyncio.run(run_fanout(servers, stage, viewers, clients))
+        except RuntimeError as exc:
+            logs = "\n".join(s.log.read_text()[-3000:] for s in servers)
+            raise SystemExit(f"error: {exc}\nserver logs (tail):\n{logs}") from exc

@@ -39,6 +39,15 @@ class Viewer(WSListener):
     def on_ws_connected(self, transport: WSTransport) -> None:
         transport.send(WSMsgType.TEXT, b'{"type":"hello"}')
 
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        if not self.got_snapshot:
+            code = (
+                transport.close_handshake.recv.code
+                if transport.close_handshake and transport.close_handshake.recv
+                else None
+            )
+            self.state["closed_before_snapshot"].append(int(code) if code is not None else None)
+
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if frame.msg_type != WSMsgType.TEXT:
             return
@@ -57,7 +66,12 @@ class Viewer(WSListener):
 
 async def run(job: dict[str, Any]) -> None:
     ready, done = asyncio.Event(), asyncio.Event()
-    state: dict[str, Any] = {"snapshots": 0, "expected": job["count"], "received": []}
+    state: dict[str, Any] = {
+        "snapshots": 0,
+        "expected": job["count"],
+        "received": [],
+        "closed_before_snapshot": [],
+    }
     limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
     transports: list[WSTransport] = []
 
@@ -69,8 +83,17 @@ async def run(job: dict[str, Any]) -> None:
             )
             transports.append(transport)
 
-    await asyncio.gather(*(open_one(i) for i in range(job["count"])))
-    await asyncio.wait_for(ready.wait(), timeout=job.get("ready_timeout", 120))
+    try:
+        await asyncio.gather(*(open_one(i) for i in range(job["count"])))
+        await asyncio.wait_for(ready.wait(), timeout=job.get("ready_timeout", 120))
+    except (OSError, TimeoutError) as exc:
+        print(
+            f"failed: {exc!r}; {len(transports)} connected, {state['snapshots']} snapshots "
+            f"of {job['count']}; closed before the snapshot, by close code: "
+            f"{state['closed_before_snapshot']}",
+            flush=True,
+        )
+        return
     print("ready", flush=True)
     with contextlib.suppress(TimeoutError):  # the report says how many arrived
         await asyncio.wait_for(done.wait(), timeout=job.get("drop_timeout", 30))

@@ -42,6 +42,9 @@ MAX_FRAME_BYTES = 4096
 QUEUE_LIMIT = 32
 SNAPSHOT_TTL_SECS = 1.0
 SWEEP_SECS = 5.0
+# When a big show starts, thousands connect within a second: asyncio's default of 100 pending
+# connections would drop SYNs and make clients wait seconds for the retry.
+ACCEPT_BACKLOG = 4096
 
 
 class RoomGateway:
@@ -67,6 +70,7 @@ class RoomGateway:
             read_buffer_init_size=1024,
             enable_auto_ping=False,  # one sweep for all (below), not a task per connection
             websocket_handshake_timeout=5,
+            backlog=ACCEPT_BACKLOG,
         )
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
 

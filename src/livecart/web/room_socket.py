@@ -21,7 +21,7 @@ from livecart.realtime.frames import text_frame
 
 log = logging.getLogger(__name__)
 
-HELLO_TIMEOUT_SECS = 10.0
+HELLO_TIMEOUT_SECS = 30.0  # generous: under a join storm our own loop may be behind
 MAX_HELD_FRAMES = 256
 RATE_PER_SEC = 8.0  # a viewer's sustained messages per second
 RATE_BURST = 20.0
