@@ -40,3 +40,27 @@ async def test_drop_reaches_viewers_with_server_times(
     await anon.send({"type": "drop", "product_id": show.product["id"]})
     refused = await anon.next("error")
     assert refused["code"] == "login_required" or refused["code"] == "unauthorized"
+
+
+async def test_http_transitions_reach_the_room_and_close_the_explanation(
+    client: httpx.AsyncClient, rooms: Rooms
+) -> None:
+    show = await live_show(client, go_live=False)
+    watcher = await rooms.join(show.id)
+    assert (await watcher.next("snapshot"))["show"]["state"] == "scheduled"
+    stranger = await sign_up(client, "host")
+    resp = await client.post(f"/api/v1/shows/{show.id}/go-live", headers=stranger.headers)
+    assert resp.status_code == 404
+    resp = await client.post(f"/api/v1/shows/{show.id}/go-live", headers=show.host.headers)
+    assert resp.status_code == 200, resp.text
+    assert (await watcher.next("show_state"))["state"] == "live"
+    host = await rooms.join(show.id, token=show.host.token)
+    await host.next("snapshot")
+    await host.send({"type": "explain", "product_id": show.product["id"]})
+    started = await watcher.next("explain_started")
+    resp = await client.post(f"/api/v1/shows/{show.id}/end", headers=show.host.headers)
+    assert resp.status_code == 200, resp.text
+    assert (await watcher.next("explain_stopped"))["explanation_id"] == started["explanation_id"]
+    assert (await watcher.next("show_state"))["state"] == "ended"
+    segments = (await client.get(f"/api/v1/shows/{show.id}/explanations")).json()
+    assert segments[0]["ended_at"] is not None

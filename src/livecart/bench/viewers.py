@@ -46,7 +46,7 @@ class Viewer(WSListener):
                 if transport.close_handshake and transport.close_handshake.recv
                 else None
             )
-            self.state["closed_before_snapshot"].append(int(code) if code is not None else None)
+            self.state["closed_before_snapshot"].append(None if code is None else code.value)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if frame.msg_type != WSMsgType.TEXT:

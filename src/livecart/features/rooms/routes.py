@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from livecart.db.deps import UowDep
 from livecart.errors import NotFound
 from livecart.features.accounts.deps import CurrentUser
-from livecart.features.accounts.models import Role
+from livecart.features.accounts.models import Role, User
 from livecart.features.accounts.service import require_role
 from livecart.features.rooms.cards import chat_line
 from livecart.features.rooms.repository import RoomsRepository
@@ -18,15 +18,18 @@ from livecart.features.rooms.schemas import (
     ExplanationOut,
     ModeratorOut,
 )
+from livecart.features.rooms.service import RoomContext, RoomRole, control_show, member
 from livecart.features.shows.models import Show
+from livecart.features.shows.presenter import show_out
 from livecart.features.shows.repository import ShowsRepository
+from livecart.features.shows.schemas import ShowOut
 from livecart.features.shows.service import ShowsContext, hosted_show
 from livecart.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, encode_cursor, page_request
 from livecart.kit.params import IdPath
-from livecart.kit.schemas import Page
+from livecart.kit.schemas import ERROR_RESPONSES, Page
 from livecart.realtime.events import ChatLine
 
-router = APIRouter(prefix="/api/v1", tags=["rooms"])
+router = APIRouter(prefix="/api/v1", tags=["rooms"], responses=ERROR_RESPONSES)
 
 
 async def _hosted(uow: UowDep, user: CurrentUser, show_id: int) -> Show:
@@ -38,6 +41,34 @@ async def _show(uow: UowDep, show_id: int) -> Show:
     if show is None:
         raise NotFound("show", show_id=show_id)
     return show
+
+
+async def _control(request: Request, show_id: int, user: User, uow: UowDep, action: str) -> ShowOut:
+    """Show transitions live here, not in shows, because the room must hear of them."""
+    ctx = RoomContext(uow, request.app.state.hub)
+    m = await member(ctx, show_id, user)
+    if m.role is RoomRole.VIEWER:  # another host's show: as if it did not exist
+        raise NotFound("show", show_id=show_id)
+    show = await control_show(ctx, m, action)
+    return await show_out(ShowsContext(ctx.shows), show, user)
+
+
+@router.post("/shows/{show_id}/go-live", tags=["shows"])
+async def go_live(show_id: IdPath, request: Request, user: CurrentUser, uow: UowDep) -> ShowOut:
+    """Start the show (its host or moderators). The room gets `show_state`."""
+    return await _control(request, show_id, user, uow, "go_live")
+
+
+@router.post("/shows/{show_id}/end", tags=["shows"])
+async def end_show(show_id: IdPath, request: Request, user: CurrentUser, uow: UowDep) -> ShowOut:
+    """End the show; an explanation still open ends with it."""
+    return await _control(request, show_id, user, uow, "end")
+
+
+@router.post("/shows/{show_id}/cancel", tags=["shows"])
+async def cancel_show(show_id: IdPath, request: Request, user: CurrentUser, uow: UowDep) -> ShowOut:
+    """Cancel a show that has not started."""
+    return await _control(request, show_id, user, uow, "cancel")
 
 
 @router.get("/shows/{show_id}/moderators")

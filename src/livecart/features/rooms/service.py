@@ -316,9 +316,13 @@ async def drop(ctx: RoomContext, m: Member, product_id: int, countdown_ms: int) 
     return event
 
 
-async def control_show(ctx: RoomContext, m: Member, action: str) -> None:
+SHOW_ACTIONS = {"go_live": ShowAction.GO_LIVE, "end": ShowAction.END, "cancel": ShowAction.CANCEL}
+
+
+async def control_show(ctx: RoomContext, m: Member, action: str) -> Show:
+    """Go live, end or cancel; the room hears of it, and an open explanation ends with the show."""
     m.require_staff()
-    show_action = ShowAction.GO_LIVE if action == "go_live" else ShowAction.END
+    show_action = SHOW_ACTIONS[action]
     now = utcnow()
     if show_action is ShowAction.END:
         await _close_explanation(ctx, m.show, now)
@@ -328,6 +332,7 @@ async def control_show(ctx: RoomContext, m: Member, action: str) -> None:
     ctx.publish(
         show.id, ev.ShowStateChanged.model_validate({"state": show.state, "t_event": to_ms(now)})
     )
+    return show
 
 
 async def follow_host(ctx: RoomContext, m: Member, *, on: bool) -> int:

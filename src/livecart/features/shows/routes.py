@@ -12,7 +12,6 @@ from livecart.features.accounts.deps import CurrentUser, OptionalUser
 from livecart.features.shows import service
 from livecart.features.shows.presenter import show_out, shows_out
 from livecart.features.shows.repository import ShowsRepository
-from livecart.features.shows.rules import ShowAction
 from livecart.features.shows.schemas import (
     LineupIn,
     ReminderOut,
@@ -117,28 +116,6 @@ async def upload_cover(
     )
     show = await service.set_cover(ctx, user, show_id, image, request.app.state.storage)
     return await show_out(ctx, show, user)
-
-
-async def _transition(
-    show_id: IdPath, user: CurrentUser, uow: UowDep, action: ShowAction
-) -> ShowOut:
-    ctx = _ctx(uow)
-    return await show_out(ctx, await service.transition(ctx, user, show_id, action), user)
-
-
-@router.post("/{show_id}/go-live")
-async def go_live(show_id: IdPath, user: CurrentUser, uow: UowDep) -> ShowOut:
-    return await _transition(show_id, user, uow, ShowAction.GO_LIVE)
-
-
-@router.post("/{show_id}/end")
-async def end_show(show_id: IdPath, user: CurrentUser, uow: UowDep) -> ShowOut:
-    return await _transition(show_id, user, uow, ShowAction.END)
-
-
-@router.post("/{show_id}/cancel")
-async def cancel_show(show_id: IdPath, user: CurrentUser, uow: UowDep) -> ShowOut:
-    return await _transition(show_id, user, uow, ShowAction.CANCEL)
 
 
 @router.post("/{show_id}/stream-key")
