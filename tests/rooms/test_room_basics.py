@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import httpx
+from fastapi import FastAPI
 
 from tests.conftest import sign_up
 from tests.rooms.conftest import Rooms, live_show
@@ -64,3 +65,31 @@ async def test_http_transitions_reach_the_room_and_close_the_explanation(
     assert (await watcher.next("show_state"))["state"] == "ended"
     segments = (await client.get(f"/api/v1/shows/{show.id}/explanations")).json()
     assert segments[0]["ended_at"] is not None
+
+
+async def test_likes_are_coalesced_and_outlive_the_room(
+    client: httpx.AsyncClient, rooms: Rooms, session_app: FastAPI
+) -> None:
+    show = await live_show(client)
+    viewer = await sign_up(client, "viewer")
+    fan = await rooms.join(show.id, token=viewer.token)
+    anon = await rooms.join(show.id)
+    await fan.next("snapshot")
+    await anon.next("snapshot")
+    for _ in range(5):
+        await fan.send({"type": "like", "count": 3})
+    await anon.send({"type": "like", "count": 1})
+    assert (await anon.next("error"))["code"] == "login_required"
+    while (await anon.next("tick"))["likes"] != 15:
+        pass
+    gateway, hub = session_app.state.room_gateway, session_app.state.hub
+    await gateway._save_counts()  # what the sweep does every few seconds
+    for c in (fan, anon):
+        await c.close()
+    # As after a restart: the room, its counters and its cached snapshot are gone, and the room
+    # is opened afresh from the database.
+    hub.rooms.pop(show.id)
+    hub.counters._likes.pop(show.id, None)
+    gateway._snapshots.pop(show.id, None)
+    late = await rooms.join(show.id)
+    assert (await late.next("snapshot"))["likes"] == 15

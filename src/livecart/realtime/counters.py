@@ -17,6 +17,10 @@ class CounterStore(Protocol):
         Returns (online, peak, likes) across all processes."""
         ...
 
+    async def seed(self, room_id: int, *, likes: int, peak: int) -> None:
+        """Start from the saved totals unless the store already has them."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -33,6 +37,10 @@ class MemoryCounters:
         peak = max(self._peak.get(room_id, 0), online_here)
         self._peak[room_id] = peak
         return online_here, peak, likes
+
+    async def seed(self, room_id: int, *, likes: int, peak: int) -> None:
+        self._likes.setdefault(room_id, likes)
+        self._peak.setdefault(room_id, peak)
 
     async def close(self) -> None:
         return None
@@ -77,6 +85,11 @@ class RedisCounters:
             args=[self._me, online_here, likes_here, int(time.time()), ONLINE_TTL_SECS],
         )
         return int(total), int(peak), int(likes)
+
+    async def seed(self, room_id: int, *, likes: int, peak: int) -> None:
+        tag = f"livecart:{{room:{room_id}}}"
+        await self._redis.set(f"{tag}:likes", likes, nx=True)
+        await self._redis.set(f"{tag}:peak", peak, nx=True)
 
     async def close(self) -> None:
         await self._redis.aclose()

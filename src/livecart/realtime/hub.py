@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -75,6 +75,9 @@ class Resume:
 class Hub:
     def __init__(self, make_broker: Callable[[Deliver], Broker], counters: CounterStore) -> None:
         self.rooms: dict[int, Room] = {}
+        # Set by whoever owns the database: the saved (likes, peak) of a room being opened.
+        self.load_counts: Callable[[int], Awaitable[tuple[int, int]]] | None = None
+        self._opening: dict[int, asyncio.Future[Room]] = {}
         self.broker = make_broker(self.deliver)
         self.counters = counters
         self._ticker: asyncio.Task[None] | None = None
@@ -146,11 +149,25 @@ class Hub:
     # --- membership -------------------------------------------------------------------------
 
     async def open_room(self, room_id: int) -> Room:
+        """The room, subscribed and with its position known. Concurrent callers share one
+        opening: nobody sees a room whose epoch and sequence are not loaded yet."""
         room = self.rooms.get(room_id)
-        if room is None:
-            room = self.rooms[room_id] = Room(room_id)
-            await self.broker.subscribe(room_id)
-            room.epoch, room.last_seq = await self.broker.position(room_id)
+        if room is not None:
+            return room
+        opening = self._opening.get(room_id)
+        if opening is None:
+            opening = self._opening[room_id] = asyncio.ensure_future(self._open(room_id))
+            opening.add_done_callback(lambda _: self._opening.pop(room_id, None))
+        return await asyncio.shield(opening)
+
+    async def _open(self, room_id: int) -> Room:
+        room = Room(room_id)
+        if self.load_counts is not None:
+            room.likes, room.peak = await self.load_counts(room_id)
+            await self.counters.seed(room_id, likes=room.likes, peak=room.peak)
+        await self.broker.subscribe(room_id)
+        room.epoch, room.last_seq = await self.broker.position(room_id)
+        self.rooms[room_id] = room
         return room
 
     async def join(

@@ -29,6 +29,7 @@ from livecart.errors import AppError
 from livecart.features.accounts import service as accounts_service
 from livecart.features.accounts.repository import AccountsRepository
 from livecart.features.rooms import service as rooms
+from livecart.features.rooms.repository import RoomsRepository
 from livecart.features.rooms.snapshot import build_snapshot
 from livecart.realtime import events as ev
 from livecart.realtime.frames import text_frame
@@ -55,6 +56,8 @@ class RoomGateway:
         self.connections: set[RoomConnection] = set()
         self._snapshots: dict[int, tuple[int, float, bytes]] = {}
         self._sweeper: asyncio.Task[None] | None = None
+        self._saved_counts: dict[int, tuple[int, int]] = {}
+        hub.load_counts = self._load_counts
 
     @property
     def port(self) -> int:
@@ -82,6 +85,32 @@ class RoomGateway:
             now = time.monotonic()
             for conn in list(self.connections):
                 conn.check_alive(now)
+            try:
+                await self._save_counts()
+            except Exception:
+                log.exception("saving room counters failed; will retry")
+
+    async def _load_counts(self, show_id: int) -> tuple[int, int]:
+        async with UnitOfWork(self.session_factory) as uow:
+            settings = await RoomsRepository(uow.session).settings(show_id)
+            counts = (settings.likes, settings.peak_online)
+        self._saved_counts[show_id] = counts
+        return counts
+
+    async def _save_counts(self) -> None:
+        """Likes and the peak audience outlive the process: saved when they changed."""
+        changed = {
+            room_id: (room.likes, room.peak)
+            for room_id, room in self.hub.rooms.items()
+            if self._saved_counts.get(room_id) != (room.likes, room.peak)
+        }
+        if not changed:
+            return
+        async with UnitOfWork(self.session_factory) as uow:
+            repo = RoomsRepository(uow.session)
+            for show_id, (likes, peak) in changed.items():
+                await repo.save_counts(show_id, likes=likes, peak=peak)
+        self._saved_counts.update(changed)
 
     async def close(self) -> None:
         if self._sweeper is not None:

@@ -18,6 +18,7 @@ from livecart.features.rooms.models import (
     Restriction,
     RoomSettings,
 )
+from livecart.features.shows.models import Show
 
 
 class RoomsRepository:
@@ -36,6 +37,14 @@ class RoomsRepository:
         found = await self.session.get(RoomSettings, show_id)
         assert found is not None
         return found
+
+    async def save_counts(self, show_id: int, *, likes: int, peak: int) -> None:
+        """Keep the larger of the saved and the given totals (processes report the same ones)."""
+        if await self.session.get(Show, show_id) is None:
+            return  # the show is gone; so are its counters
+        settings = await self.settings(show_id)
+        settings.likes = max(settings.likes, likes)
+        settings.peak_online = max(settings.peak_online, peak)
 
     async def is_moderator(self, show_id: int, user_id: int) -> bool:
         return await self.session.get(Moderator, (show_id, user_id)) is not None
