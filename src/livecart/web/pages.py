@@ -109,15 +109,7 @@ async def show_page(show_id: int, request: Request, uow: UowDep) -> Response:
     ctx = ShowsContext(ShowsRepository(uow.session))
     show = await ctx.shows.show(show_id)
     if show is None:
-        return render(
-            request,
-            who,
-            "message.html",
-            status=404,
-            title=who.t("notfound.title"),
-            message=who.t("notfound.show"),
-            glyph="video",
-        )
+        return room_pages.not_found(request, who)
     if show.state == "live":
         return RedirectResponse(f"/shows/{show.id}/live", status_code=303)
     out = await show_out(ctx, show, who.user)
