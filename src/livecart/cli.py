@@ -8,6 +8,7 @@ import getpass
 import logging
 import os
 import resource
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -38,11 +39,30 @@ def _seed(settings: Settings) -> None:
         print("demo data: the database already has accounts; nothing added")
 
 
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from livecart.app import create_app
 
+    if args.room_port is not None:
+        settings = settings.model_copy(update={"room_port": args.room_port})
+    if not _port_free(settings.room_host, settings.room_port):
+        print(
+            f"error: the room connection's port {settings.room_port} is in use; choose another "
+            "with --room-port or LIVECART_ROOM_PORT",
+            file=sys.stderr,
+        )
+        return 2
     _migrate(settings)
     if not args.no_demo:
         _seed(settings)
@@ -105,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-demo", action="store_true", help="do not add demo data")
+    serve.add_argument(
+        "--room-port",
+        type=int,
+        default=None,
+        help="the room WebSocket port (default 8001, or LIVECART_ROOM_PORT)",
+    )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="bring the database to the latest schema").set_defaults(
