@@ -232,6 +232,15 @@ class ShowStateChanged(ServerEvent):
     t_event: int
 
 
+class UserRestricted(ServerEvent):
+    """A viewer was muted or banned (or let speak again). Shadow bans are never announced."""
+
+    type: Literal["user_restricted"] = "user_restricted"
+    user_id: int
+    kind: Literal["mute", "ban", "lift"]
+    until_ms: int | None
+
+
 class SlowModeChanged(ServerEvent):
     type: Literal["slow_mode"] = "slow_mode"
     seconds: int
@@ -247,6 +256,7 @@ SERVER_EVENT_TYPES: tuple[str, ...] = (
     "drop_opened",
     "show_state",
     "slow_mode",
+    "user_restricted",
 )
 DIRECT_MESSAGE_TYPES: tuple[str, ...] = (
     "snapshot",

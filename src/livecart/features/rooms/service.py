@@ -169,12 +169,21 @@ async def restrict(
         raise Forbidden("The host and moderators cannot be restricted.", code="target_is_staff")
     if kind == "lift":
         await ctx.rooms.lift_restriction(m.show.id, user_id)
+        ctx.publish(m.show.id, ev.UserRestricted(user_id=user_id, kind="lift", until_ms=None))
         return
     if kind == "mute" and minutes is None:
         minutes = 10
     until = utcnow() + timedelta(minutes=minutes) if minutes is not None else None
     await ctx.rooms.set_restriction(
         Restriction(show_id=m.show.id, user_id=user_id, kind=kind, until=until, by_user_id=staff.id)
+    )
+    if kind == "shadow":
+        return  # the point of a shadow ban is that nobody, its target least, is told
+    ctx.publish(
+        m.show.id,
+        ev.UserRestricted.model_validate(
+            {"user_id": user_id, "kind": kind, "until_ms": to_ms(until) if until else None}
+        ),
     )
     if kind == "ban":
         removed = await ctx.rooms.delete_user_messages(m.show.id, user_id)

@@ -550,6 +550,13 @@ function applyEvent(e) {
     case "slow_mode":
       showSlowMode(e.seconds);
       break;
+    case "user_restricted":
+      if (state.you && e.user_id === state.you.id) {
+        if (e.kind === "lift") say(t("room.unmuted"), { kind: "info" });
+        else say(roomErrorText({ code: e.kind === "ban" ? "banned" : "muted",
+          data: e.until_ms ? { retry_after_ms: e.until_ms - client.serverNow() } : {} }), { sticky: e.kind === "ban" });
+      }
+      break;
     default:
       break;
   }
