@@ -83,7 +83,9 @@ def database_url(data_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, data_dir: Path) -> Settings:
-    return Settings(database_url=database_url, data_dir=data_dir, secret_key="test-secret-key")
+    return Settings(
+        database_url=database_url, data_dir=data_dir, secret_key="test-secret-key", room_port=0
+    )
 
 
 @pytest.fixture(scope="session")
@@ -101,6 +103,7 @@ async def app(session_app: FastAPI) -> AsyncIterator[FastAPI]:
 
 
 async def wipe(app: FastAPI) -> None:
+    app.state.sale_gate.sold_out.clear()  # ids start again in an empty database
     async with app.state.session_factory() as session:
         existing = await _existing_tables(app)
         for table in reversed(Base.metadata.sorted_tables):
@@ -215,3 +218,23 @@ def assert_error(resp: httpx.Response, status: int, code: str) -> dict[str, Any]
     assert body["message"]
     assert isinstance(body["data"], dict)
     return dict(body)
+
+
+@pytest.fixture(scope="session")
+async def room_base(session_app: FastAPI) -> AsyncIterator[str]:
+    """The room gateway of the session's app, on a free port."""
+    from livecart.app import start_realtime, stop_realtime
+
+    await start_realtime(session_app, port=0)
+    yield f"ws://127.0.0.1:{session_app.state.room_gateway.port}"
+    await stop_realtime(session_app)
+
+
+@pytest.fixture
+async def rooms(room_base: str) -> AsyncIterator[Any]:
+    """Opens room connections for a test (tests.roomkit.Rooms) and closes them at its end."""
+    from tests.roomkit import Rooms
+
+    opened = Rooms(room_base)
+    yield opened
+    await opened.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,6 +16,9 @@ from livecart.db.engine import make_engine, make_session_factory
 from livecart.features.accounts.routes import router as accounts_router
 from livecart.features.catalog.routes import router as catalog_router
 from livecart.features.rooms.routes import router as rooms_router
+from livecart.features.sales import jobs as sale_jobs
+from livecart.features.sales.routes import router as sales_router
+from livecart.features.sales.service import SaleGate
 from livecart.features.shows.routes import router as shows_router
 from livecart.kit.storage import LocalStorage
 from livecart.realtime.hub import make_hub
@@ -54,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(engine)
     app.state.storage = LocalStorage(settings.media_dir)
     app.state.hub = make_hub(settings.redis_url)
+    app.state.sale_gate = SaleGate()
     app.state.room_gateway = RoomGateway(app.state.hub, app.state.session_factory)
     install_error_handlers(app)
     app.add_middleware(
@@ -61,7 +66,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         json_limit=settings.max_body_bytes,
         upload_limit=settings.max_upload_bytes,
     )
-    for router in (accounts_router, catalog_router, shows_router, rooms_router, pages.router):
+    for router in (
+        accounts_router,
+        catalog_router,
+        shows_router,
+        rooms_router,
+        sales_router,
+        pages.router,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/media", StaticFiles(directory=settings.media_dir, check_dir=False), name="media")
@@ -72,11 +84,21 @@ async def start_realtime(app: FastAPI, *, port: int | None = None) -> None:
     """Start the hub (broker, ticks) and the room gateway's listener."""
     settings: Settings = app.state.settings
     await app.state.hub.start()
+    app.state.background = [
+        asyncio.create_task(
+            sale_jobs.expire_claims_forever(
+                app.state.session_factory, app.state.sale_gate, app.state.hub
+            ),
+            name="expire-sale-claims",
+        )
+    ]
     await app.state.room_gateway.start(
         settings.room_host, settings.room_port if port is None else port
     )
 
 
 async def stop_realtime(app: FastAPI) -> None:
+    for task in getattr(app.state, "background", []):
+        task.cancel()
     await app.state.room_gateway.close()
     await app.state.hub.close()

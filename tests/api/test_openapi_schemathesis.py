@@ -55,6 +55,7 @@ _app = create_app(
         data_dir=Path(tempfile.gettempdir()) / "livecart-schemathesis",
         database_url="sqlite:///:memory:",
         secret_key="schemathesis",
+        room_port=0,  # any free port: never collide with a running server
     )
 )
 schema = schemathesis.openapi.from_asgi("/openapi.json", _app).include(path_regex="^/api/")

@@ -12,7 +12,7 @@ import websockets
 
 from livecart.web import room_socket
 from tests.conftest import sign_up
-from tests.rooms.conftest import Rooms, live_show
+from tests.roomkit import Rooms, live_show
 
 
 async def _closed_with(

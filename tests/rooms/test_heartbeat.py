@@ -12,7 +12,7 @@ import httpx
 from fastapi import FastAPI
 
 from livecart.web import room_socket
-from tests.rooms.conftest import Rooms, live_show
+from tests.roomkit import Rooms, live_show
 
 
 async def _raw_upgrade(

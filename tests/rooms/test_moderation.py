@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import httpx
 
 from tests.conftest import Actor, sign_up
-from tests.rooms.conftest import LiveShow, RoomClient, Rooms, live_show
+from tests.roomkit import LiveShow, RoomClient, Rooms, live_show
 
 
 @dataclass

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from tests.conftest import IN_CI, Actor, product_payload
-from tests.rooms.conftest import RoomClient
+from tests.roomkit import RoomClient
 from tests.servers import Server, serve
 
 REDIS_URL = os.environ.get("LIVECART_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

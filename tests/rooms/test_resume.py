@@ -7,7 +7,7 @@ import random
 
 import httpx
 
-from tests.rooms.conftest import RoomClient, Rooms, live_show
+from tests.roomkit import RoomClient, Rooms, live_show
 
 
 async def test_reconnect_with_last_seq_gets_exactly_the_missed_events(

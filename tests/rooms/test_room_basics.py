@@ -4,7 +4,7 @@ import httpx
 from fastapi import FastAPI
 
 from tests.conftest import sign_up
-from tests.rooms.conftest import Rooms, live_show
+from tests.roomkit import Rooms, live_show
 
 
 async def test_join_gets_a_snapshot_then_chat_round_trips(

@@ -3,6 +3,7 @@
 from livecart.features.accounts import models as accounts
 from livecart.features.catalog import models as catalog
 from livecart.features.rooms import models as rooms
+from livecart.features.sales import models as sales
 from livecart.features.shows import models as shows
 
-__all__ = ["accounts", "catalog", "rooms", "shows"]
+__all__ = ["accounts", "catalog", "rooms", "sales", "shows"]

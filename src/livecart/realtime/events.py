@@ -215,6 +215,17 @@ class ProductPinned(ServerEvent):
     product: ProductCard | None
 
 
+class SaleOffer(BaseModel):
+    """A flash sale opened by a drop: buy with POST /api/v1/sales/{sale_id}/purchase."""
+
+    sale_id: int
+    variant_id: int
+    price: str
+    units: int
+    per_buyer_limit: int
+    closes_at: int
+
+
 class DropOpened(ServerEvent):
     """The link drop: show the card when the video reaches t_event, unlock buying at opens_at
     (both server time, ms since the Unix epoch)."""
@@ -224,6 +235,7 @@ class DropOpened(ServerEvent):
     product: ProductCard
     t_event: int
     opens_at: int
+    sale: SaleOffer | None = None
 
 
 class ShowStateChanged(ServerEvent):

@@ -296,13 +296,22 @@ async def pin(ctx: RoomContext, m: Member, product_id: int | None) -> None:
     ctx.publish(m.show.id, ev.ProductPinned(product=product_card(product) if product else None))
 
 
-async def drop(ctx: RoomContext, m: Member, product_id: int, countdown_ms: int) -> ev.DropOpened:
-    """上链接: the card goes to everyone with the server time of this action and its opening."""
+async def drop(
+    ctx: RoomContext,
+    m: Member,
+    product_id: int,
+    countdown_ms: int,
+    *,
+    now: datetime | None = None,
+    sale: ev.SaleOffer | None = None,
+) -> ev.DropOpened:
+    """上链接: the card goes to everyone with the server time of this action and its opening.
+    A flash sale passes its own `now` (so both agree on the opening) and its offer."""
     staff = m.require_staff()
     _require_live(m.show)
     product = await lineup_product(ctx, m.show, product_id)
     card = product_card(product)
-    now = utcnow()
+    now = now or utcnow()
     opens_at = now + timedelta(milliseconds=countdown_ms)
     cheapest = min((v.price_minor for v in product.variants if not v.archived), default=None)
     if cheapest is None:
@@ -319,7 +328,7 @@ async def drop(ctx: RoomContext, m: Member, product_id: int, countdown_ms: int) 
     ctx.rooms.session.add(record)
     await ctx.rooms.session.flush()
     event = ev.DropOpened(
-        drop_id=record.id, product=card, t_event=to_ms(now), opens_at=to_ms(opens_at)
+        drop_id=record.id, product=card, t_event=to_ms(now), opens_at=to_ms(opens_at), sale=sale
     )
     ctx.publish(m.show.id, event)
     return event

@@ -1,29 +1,18 @@
-"""Room fixtures: the real gateway on a free port, and a small WebSocket client for tests."""
+"""A small WebSocket client for room tests, and a live show to test in."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 import websockets
-from fastapi import FastAPI
 
-from livecart.app import start_realtime, stop_realtime
 from tests.conftest import Actor, create_product, sign_up
 
 TIMEOUT_SECS = 5.0
-
-
-@pytest.fixture(scope="session")
-async def room_base(session_app: FastAPI) -> AsyncIterator[str]:
-    await start_realtime(session_app, port=0)
-    yield f"ws://127.0.0.1:{session_app.state.room_gateway.port}"
-    await stop_realtime(session_app)
 
 
 class RoomClient:
@@ -111,13 +100,6 @@ class Rooms:
     async def close(self) -> None:
         for client in self.clients:
             await client.close()
-
-
-@pytest.fixture
-async def rooms(room_base: str) -> AsyncIterator[Rooms]:
-    opened = Rooms(room_base)
-    yield opened
-    await opened.close()
 
 
 class LiveShow:

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from livecart.db.base import Base, BigId, CreatedMixin, IdMixin, UtcDateTime
+
+
+class FlashSale(IdMixin, CreatedMixin, Base):
+    """Units of one variant at a special price in one show. `taken` counts units held by claims
+    that are awaiting payment or paid; the CHECK makes overselling impossible even if the gate in
+    front of it were wrong."""
+
+    __tablename__ = "flash_sales"
+    __table_args__ = (
+        CheckConstraint("taken >= 0 AND taken <= allotted", name="never_oversold"),
+        CheckConstraint("allotted > 0", name="allotted_positive"),
+        CheckConstraint("per_buyer_limit > 0", name="limit_positive"),
+        CheckConstraint("mode IN ('first_come', 'fair_window')", name="mode_known"),
+    )
+    show_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("shows.id", ondelete="CASCADE"), index=True
+    )
+    variant_id: Mapped[int] = mapped_column(BigId, ForeignKey("variants.id", ondelete="RESTRICT"))
+    drop_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("link_drops.id"))
+    price_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    allotted: Mapped[int] = mapped_column(Integer)
+    taken: Mapped[int] = mapped_column(Integer, default=0)
+    per_buyer_limit: Mapped[int] = mapped_column(Integer)
+    opens_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    closes_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    payment_window_secs: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(12), default="first_come")
+    by_user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
+
+
+class SaleBuyer(Base):
+    """What one buyer holds in one sale; the CHECK keeps the per-buyer limit in the database."""
+
+    __tablename__ = "sale_buyers"
+    __table_args__ = (CheckConstraint("taken >= 0 AND taken <= buyer_limit", name="within_limit"),)
+    sale_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("flash_sales.id", ondelete="CASCADE"), primary_key=True
+    )
+    buyer_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    taken: Mapped[int] = mapped_column(Integer, default=0)
+    buyer_limit: Mapped[int] = mapped_column(Integer)
+
+
+class SaleClaim(IdMixin, CreatedMixin, Base):
+    """A won purchase: units reserved for a buyer until paid or expired. The idempotency key
+    makes a repeated request return this same claim."""
+
+    __tablename__ = "sale_claims"
+    __table_args__ = (
+        UniqueConstraint("sale_id", "buyer_id", "idempotency_key", name="uq_sale_claims_request"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(
+            "status IN ('awaiting_payment', 'paid', 'expired', 'cancelled')", name="status_known"
+        ),
+    )
+    sale_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("flash_sales.id", ondelete="CASCADE"), index=True
+    )
+    buyer_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_minor: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

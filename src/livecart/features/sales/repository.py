@@ -1,0 +1,110 @@
+"""Every query of the sales feature. The gate's steps are single conditional statements, so
+concurrent buyers cannot take more than there is, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livecart.db.inserts import insert_if_absent
+from livecart.features.sales.models import FlashSale, SaleBuyer, SaleClaim
+
+
+class SalesRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def sale(self, sale_id: int) -> FlashSale | None:
+        return await self.session.get(FlashSale, sale_id)
+
+    async def claim_for(self, sale_id: int, buyer_id: int, key: str) -> SaleClaim | None:
+        return await self.session.scalar(
+            select(SaleClaim).where(
+                SaleClaim.sale_id == sale_id,
+                SaleClaim.buyer_id == buyer_id,
+                SaleClaim.idempotency_key == key,
+            )
+        )
+
+    async def insert_claim(self, claim: SaleClaim) -> bool:
+        """Insert unless the same request (sale, buyer, key) is already there."""
+        return await insert_if_absent(
+            self.session,
+            SaleClaim,
+            sale_id=claim.sale_id,
+            buyer_id=claim.buyer_id,
+            idempotency_key=claim.idempotency_key,
+            quantity=claim.quantity,
+            unit_price_minor=claim.unit_price_minor,
+            status=claim.status,
+            expires_at=claim.expires_at,
+            created_at=claim.created_at,
+        )
+
+    async def units_left(self, sale_id: int) -> int:
+        row = (
+            await self.session.execute(
+                select(FlashSale.allotted - FlashSale.taken).where(FlashSale.id == sale_id)
+            )
+        ).scalar_one()
+        return int(row)
+
+    async def take_units(self, sale_id: int, quantity: int) -> int | None:
+        """Add to `taken` if it stays within `allotted`; the new total, or None (sold out)."""
+        result = await self.session.execute(
+            update(FlashSale)
+            .where(FlashSale.id == sale_id, FlashSale.taken + quantity <= FlashSale.allotted)
+            .values(taken=FlashSale.taken + quantity)
+            .returning(FlashSale.taken)
+            .execution_options(synchronize_session=False)
+        )
+        return result.scalar_one_or_none()
+
+    async def take_for_buyer(self, sale_id: int, buyer_id: int, quantity: int, limit: int) -> bool:
+        await insert_if_absent(
+            self.session, SaleBuyer, sale_id=sale_id, buyer_id=buyer_id, taken=0, buyer_limit=limit
+        )
+        result = await self.session.execute(
+            update(SaleBuyer)
+            .where(
+                SaleBuyer.sale_id == sale_id,
+                SaleBuyer.buyer_id == buyer_id,
+                SaleBuyer.taken + quantity <= SaleBuyer.buyer_limit,
+            )
+            .values(taken=SaleBuyer.taken + quantity)
+            .returning(SaleBuyer.taken)
+            .execution_options(synchronize_session=False)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def give_back(self, claim: SaleClaim) -> None:
+        """Return an unpaid claim's units to the sale and to the buyer's allowance."""
+        await self.session.execute(
+            update(FlashSale)
+            .where(FlashSale.id == claim.sale_id)
+            .values(taken=FlashSale.taken - claim.quantity)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(
+            update(SaleBuyer)
+            .where(SaleBuyer.sale_id == claim.sale_id, SaleBuyer.buyer_id == claim.buyer_id)
+            .values(taken=SaleBuyer.taken - claim.quantity)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def overdue_claims(self, now: datetime, limit: int) -> list[SaleClaim]:
+        rows = await self.session.scalars(
+            select(SaleClaim)
+            .where(SaleClaim.status == "awaiting_payment", SaleClaim.expires_at <= now)
+            .order_by(SaleClaim.expires_at)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def claims_of_sale(self, sale_id: int) -> list[SaleClaim]:
+        rows = await self.session.scalars(
+            select(SaleClaim).where(SaleClaim.sale_id == sale_id).order_by(SaleClaim.id)
+        )
+        return list(rows)

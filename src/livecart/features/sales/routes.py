@@ -1,0 +1,106 @@
+"""/api/v1: open a flash sale with a drop, read it, buy through the gate."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response, status
+
+from livecart.db.deps import UowDep
+from livecart.errors import NotFound
+from livecart.features.accounts.deps import CurrentUser
+from livecart.features.catalog.models import Variant
+from livecart.features.rooms.service import RoomContext, member
+from livecart.features.sales import service
+from livecart.features.sales.models import FlashSale
+from livecart.features.sales.repository import SalesRepository
+from livecart.features.sales.schemas import ClaimOut, PurchaseIn, SaleIn, SaleOut
+from livecart.kit.params import IdPath
+from livecart.kit.schemas import ERROR_RESPONSES
+from livecart.realtime.hub import Hub
+
+router = APIRouter(prefix="/api/v1", tags=["sales"], responses=ERROR_RESPONSES)
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        min_length=8,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_\-:.]+$",
+        description="One per purchase attempt; a repeat returns the first answer.",
+    ),
+]
+
+
+def _announce_stock(uow: UowDep, hub: Hub, sale: FlashSale) -> None:
+    """After commit, the room's stock counter (coalesced into its ticks) shows what is left."""
+    left = sale.allotted - sale.taken
+
+    async def announce() -> None:
+        hub.set_stock(sale.show_id, f"sale:{sale.id}", left)
+
+    uow.after_commit(announce)
+
+
+async def _product_id(uow: UowDep, sale: FlashSale) -> int:
+    variant = await uow.session.get(Variant, sale.variant_id)
+    assert variant is not None
+    return variant.product_id
+
+
+@router.post("/shows/{show_id}/sales", status_code=status.HTTP_201_CREATED)
+async def open_sale(
+    show_id: IdPath, data: SaleIn, request: Request, user: CurrentUser, uow: UowDep
+) -> SaleOut:
+    """Drop a product with a flash sale (the show's host or moderators; the show must be live).
+    Viewers get `drop_opened` with the sale; buying opens at its `opens_at`."""
+    ctx = RoomContext(uow, request.app.state.hub)
+    m = await member(ctx, show_id, user)
+    if m.role.value == "viewer":
+        raise NotFound("show", show_id=show_id)
+    sale = await service.open_sale(ctx, m, data, request.app.state.sale_gate)
+    _announce_stock(uow, request.app.state.hub, sale)
+    return service.sale_out(sale, await _product_id(uow, sale))
+
+
+@router.get("/sales/{sale_id}")
+async def get_sale(sale_id: IdPath, uow: UowDep) -> SaleOut:
+    sale = await SalesRepository(uow.session).sale(sale_id)
+    if sale is None:
+        raise NotFound("sale", sale_id=sale_id)
+    return service.sale_out(sale, await _product_id(uow, sale))
+
+
+@router.post(
+    "/sales/{sale_id}/purchase",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": ClaimOut, "description": "A repeated request"}},
+)
+async def purchase(
+    sale_id: IdPath,
+    data: PurchaseIn,
+    request: Request,
+    response: Response,
+    user: CurrentUser,
+    uow: UowDep,
+    idempotency_key: IdempotencyKey,
+) -> ClaimOut:
+    """Buy. 201 with a claim awaiting payment; 425 `sale_not_open` before `opens_at`; 409
+    `sold_out`, `sale_closed` or `buyer_limit_reached`. Repeating a request with the same
+    `Idempotency-Key` returns the first answer (200)."""
+    repo = SalesRepository(uow.session)
+    claim, created = await service.purchase(
+        repo,
+        request.app.state.sale_gate,
+        user,
+        sale_id,
+        quantity=data.quantity,
+        key=idempotency_key,
+    )
+    sale = await repo.sale(sale_id)
+    assert sale is not None
+    if created:
+        await uow.session.refresh(sale)
+        _announce_stock(uow, request.app.state.hub, sale)
+    else:
+        response.status_code = status.HTTP_200_OK
+    return service.claim_out(claim, sale.currency)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field
+
+from livecart.features.catalog.schemas import Amount
+from livecart.kit.schemas import In, Out
+
+MAX_UNITS = 1_000_000
+
+
+class SaleIn(In):
+    variant_id: int = Field(ge=1, le=2**62)
+    price: Amount
+    units: int = Field(ge=1, le=MAX_UNITS)
+    per_buyer_limit: int = Field(default=1, ge=1, le=100)
+    countdown_ms: int = Field(default=3000, ge=0, le=60_000)
+    duration_secs: int = Field(default=600, ge=10, le=24 * 3600)
+    payment_window_secs: int = Field(default=300, ge=60, le=3600)
+    mode: Literal["first_come"] = "first_come"
+
+
+class PurchaseIn(In):
+    quantity: int = Field(default=1, ge=1, le=100)
+
+
+class SaleOut(Out):
+    id: int
+    show_id: int
+    variant_id: int
+    product_id: int
+    currency: str
+    price: Decimal
+    allotted: int
+    left: int
+    per_buyer_limit: int
+    opens_at: datetime
+    closes_at: datetime
+    payment_window_secs: int
+    mode: str
+    phase: Literal["upcoming", "open", "sold_out", "closed"]
+
+
+class ClaimOut(Out):
+    id: int
+    sale_id: int
+    quantity: int
+    unit_price: Decimal
+    total: Decimal
+    currency: str
+    status: Literal["awaiting_payment", "paid", "expired", "cancelled"]
+    expires_at: datetime
