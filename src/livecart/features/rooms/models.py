@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -122,3 +124,5 @@ class LinkDrop(IdMixin, Base):
     t_event: Mapped[datetime] = mapped_column(UtcDateTime)
     opens_at: Mapped[datetime] = mapped_column(UtcDateTime)
     by_user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
+    # What the drop offers beyond the card, as sent (a flash sale's terms), for late joiners.
+    offer: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -62,6 +62,7 @@ async def build_snapshot(
                 "drop_id": d.id,
                 "t_event": to_ms(d.t_event),
                 "opens_at": to_ms(d.opens_at),
+                "sale": d.offer,
                 "product": {
                     **product_card(products[d.product_id]).model_dump(),
                     "price": str(

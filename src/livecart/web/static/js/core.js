@@ -19,8 +19,8 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body) {
-  const headers = { Accept: "application/json" };
+export async function api(method, path, body, extraHeaders = {}) {
+  const headers = { Accept: "application/json", ...extraHeaders };
   const csrf = document.querySelector('meta[name="csrf-token"]')?.content;
   if (csrf && method !== "GET") headers["X-CSRF-Token"] = csrf;
   let payload;

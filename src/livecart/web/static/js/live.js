@@ -410,7 +410,56 @@ function openProduct(productId, card) {
     showVariant(card.price, card.list_price, card.stock, card.currency);
   }
   if (dropPrice !== null && product) field(sheet, "price").textContent = money(dropPrice, product.currency);
+  setUpSaleButton(sheet, productId);
   openSheet("buy-sheet");
+}
+
+// --- the flash sale: one press, one idempotency key, the gate's answer shown as it is ------------
+
+function saleFor(productId) {
+  return state.drop && state.drop.product.id === productId ? state.drop.sale : null;
+}
+
+function setUpSaleButton(sheet, productId) {
+  const button = field(sheet, "buy");
+  const note = field(sheet, "note");
+  const sale = saleFor(productId);
+  button.onclick = null;
+  if (!sale) {
+    button.disabled = true;
+    button.textContent = t("room.checkout_soon");
+    note.textContent = t("room.checkout_later");
+    return;
+  }
+  field(sheet, "price").textContent = money(sale.price, state.drop.product.currency);
+  note.textContent = t("room.sale_terms", { n: sale.per_buyer_limit });
+  const refresh = () => {
+    const open = dropState(state.drop, client.serverNow()).open;
+    button.disabled = !open || button.dataset.busy === "1";
+    button.textContent = open ? t("room.buy_now") : t("room.not_open_yet");
+    if (!open) setTimeout(refresh, 200);
+  };
+  refresh();
+  button.onclick = async () => {
+    if (!page.token) {
+      location.href = page.login_url;
+      return;
+    }
+    button.dataset.busy = "1";
+    button.disabled = true;
+    const key = crypto.randomUUID();
+    try {
+      const claim = await api("POST", `/api/v1/sales/${sale.sale_id}/purchase`, { quantity: 1 },
+        { "Idempotency-Key": key });
+      note.textContent = t("room.won", { total: money(claim.total, claim.currency) });
+      say(t("room.won_short"), { kind: "info" });
+    } catch (err) {
+      note.textContent = roomErrorText(err);
+    } finally {
+      button.dataset.busy = "";
+      refresh();
+    }
+  };
 }
 
 // --- likes -------------------------------------------------------------------------------------
@@ -542,7 +591,7 @@ function applyEvent(e) {
       break;
     case "drop_opened":
       // No video yet: the card shows on arrival; the button opens at opens_at, server time.
-      setDrop({ drop_id: e.drop_id, product: e.product, t_event: e.t_event, opens_at: e.opens_at });
+      setDrop({ drop_id: e.drop_id, product: e.product, t_event: e.t_event, opens_at: e.opens_at, sale: e.sale });
       break;
     case "show_state":
       if (e.state === "ended" || e.state === "cancelled") showEnded();
