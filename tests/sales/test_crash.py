@@ -1,0 +1,140 @@
+"""SIGKILL the server in the middle of a sale, start it again: every purchase it acknowledged is
+still there, nothing is oversold, and the counters agree with the claims."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from livecart.config import Settings
+from livecart.db.engine import make_engine, make_session_factory
+from livecart.features.sales.models import FlashSale, SaleClaim
+from tests.servers import serve
+
+UNITS = 40
+BUYERS = 60
+
+
+async def _sign_up(http: httpx.AsyncClient, role: str, **extra: Any) -> dict[str, Any]:
+    body = {
+        "email": f"{role}-{uuid.uuid4().hex[:8]}@crash.example.com",
+        "password": "x" * 12,
+        "display_name": role,
+        "role": role,
+        **extra,
+    }
+    resp = await http.post("/api/v1/auth/signup", json=body)
+    assert resp.status_code == 201, resp.text
+    return {"Authorization": f"Bearer {resp.json()['token']}"}
+
+
+async def _stage(http: httpx.AsyncClient) -> tuple[int, list[dict[str, str]]]:
+    merchant = await _sign_up(http, "merchant", merchant_name="Crash shop")
+    product = (
+        await http.post(
+            "/api/v1/products",
+            headers=merchant,
+            json={
+                "title": "Crash test",
+                "category": "other",
+                "open_to_hosts": True,
+                "variants": [{"sku": "C-1", "price": "5.00", "stock": 500}],
+            },
+        )
+    ).json()
+    host = await _sign_up(http, "host")
+    show = (
+        await http.post(
+            "/api/v1/shows",
+            headers=host,
+            json={
+                "title": "Crash show",
+                "planned_start": "2026-12-31T00:00:00Z",
+                "product_ids": [product["id"]],
+            },
+        )
+    ).json()
+    assert (await http.post(f"/api/v1/shows/{show['id']}/go-live", headers=host)).status_code == 200
+    sale = (
+        await http.post(
+            f"/api/v1/shows/{show['id']}/sales",
+            headers=host,
+            json={
+                "variant_id": product["variants"][0]["id"],
+                "price": "1.00",
+                "units": UNITS,
+                "per_buyer_limit": 1,
+                "countdown_ms": 0,
+            },
+        )
+    ).json()
+    buyers = [await _sign_up(http, "viewer") for _ in range(BUYERS)]
+    return sale["id"], buyers
+
+
+async def _counts(database_url: str, sale_id: int) -> tuple[int, list[int]]:
+    engine = make_engine(Settings(database_url=database_url).resolved_database_url)
+    try:
+        async with make_session_factory(engine)() as session:
+            taken = await session.scalar(select(FlashSale.taken).where(FlashSale.id == sale_id))
+            ids = list(
+                await session.scalars(
+                    select(SaleClaim.id).where(
+                        SaleClaim.sale_id == sale_id, SaleClaim.status == "awaiting_payment"
+                    )
+                )
+            )
+            units = await session.scalar(
+                select(func.coalesce(func.sum(SaleClaim.quantity), 0)).where(
+                    SaleClaim.sale_id == sale_id, SaleClaim.status == "awaiting_payment"
+                )
+            )
+            assert units == taken
+            return int(taken or 0), ids
+    finally:
+        await engine.dispose()
+
+
+async def test_acknowledged_purchases_survive_a_kill(database_url: str, tmp_path: Path) -> None:
+    data_dir = tmp_path / "crash"
+    acknowledged: list[int] = []
+    some_through = asyncio.Event()
+    with serve(database_url, data_dir) as server:
+        async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
+            sale_id, buyers = await _stage(http)
+
+            async def attempt(headers: dict[str, str]) -> None:
+                try:
+                    resp = await http.post(
+                        f"/api/v1/sales/{sale_id}/purchase",
+                        json={"quantity": 1},
+                        headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+                    )
+                except httpx.HTTPError:
+                    return  # the server died under this request: it was never acknowledged
+                if resp.status_code == 201:
+                    acknowledged.append(resp.json()["id"])
+                    if len(acknowledged) >= 5:
+                        some_through.set()
+
+            async def kill_mid_sale() -> None:
+                await some_through.wait()  # some purchases are through, others in flight
+                os.kill(server.pid, signal.SIGKILL)
+
+            await asyncio.wait_for(
+                asyncio.gather(kill_mid_sale(), *(attempt(b) for b in buyers)), timeout=60
+            )
+    taken, stored = await _counts(database_url, sale_id)
+    assert set(acknowledged) <= set(stored), "an acknowledged purchase was lost"
+    assert taken <= UNITS
+    with serve(database_url, data_dir) as server:  # restarted: the sale goes on where it was
+        async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
+            left = (await http.get(f"/api/v1/sales/{sale_id}")).json()["left"]
+            assert left == UNITS - taken
