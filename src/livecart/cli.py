@@ -164,7 +164,18 @@ def add_bench_commands(bench: argparse.ArgumentParser) -> None:
     skew = kinds.add_parser("drop-skew", help="button-unlock spread across viewers' round trips")
     skew.add_argument("--viewers", type=int, default=200)
     skew.add_argument("--rtt-spread", default="10:400", help="MIN:MAX round trip, ms")
-    for kind in (fan, skew):
+    sale = kinds.add_parser("flash-sale", help="N buyers race for S units over HTTP")
+    sale.add_argument("--buyers", type=int, default=10_000)
+    sale.add_argument("--stock", type=int, default=1000)
+    sale.add_argument(
+        "--backend",
+        choices=["embedded"],
+        default="embedded",
+        help="the Redis gate comes with a later release",
+    )
+    sale.add_argument("--mode", choices=["first_come"], default="first_come")
+    sale.add_argument("--clients", type=int, default=0, help="load-generator processes (2)")
+    for kind in (fan, skew, sale):
         kind.add_argument("--json", action="store_true", help="print JSON (the only format)")
         kind.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
         kind.add_argument("--database-url", default="", help="default: a throwaway SQLite file")

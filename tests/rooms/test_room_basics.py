@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from fastapi import FastAPI
 
@@ -93,3 +95,14 @@ async def test_likes_are_coalesced_and_outlive_the_room(
     gateway._snapshots.pop(show.id, None)
     late = await rooms.join(show.id)
     assert (await late.next("snapshot"))["likes"] == 15
+
+
+async def test_a_join_storm_on_a_fresh_room_does_not_exhaust_the_pool(
+    client: httpx.AsyncClient, rooms: Rooms
+) -> None:
+    """More first joiners at once than the pool has connections (5 + 10 overflow): each hello
+    holds at most one connection at a time, so none waits for another forever."""
+    show = await live_show(client)
+    viewers = await asyncio.gather(*(rooms.join(show.id) for _ in range(40)))
+    snapshots = await asyncio.gather(*(v.next("snapshot", wait=20) for v in viewers))
+    assert {s["show"]["id"] for s in snapshots} == {show.id}

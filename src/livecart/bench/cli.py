@@ -13,6 +13,10 @@ def run_bench(args: argparse.Namespace) -> str:
 
         clients = args.clients or max(2, math.ceil(args.viewers / 2500))
         result = fanout(args.viewers, args.processes, clients, args.redis_url, args.database_url)
+    elif args.bench == "flash-sale":
+        from livecart.bench.flashsale import flash_sale
+
+        result = flash_sale(args.buyers, args.stock, args.database_url, args.clients or 2)
     else:
         from livecart.bench.skew import drop_skew
 

@@ -17,6 +17,7 @@ class Stage:
     show_id: int
     product_id: int
     host_token: str
+    variant_id: int
 
 
 def _sign_up(http: httpx.Client, role: str, **extra: Any) -> dict[str, Any]:
@@ -32,7 +33,7 @@ def _sign_up(http: httpx.Client, role: str, **extra: Any) -> dict[str, Any]:
     return dict(resp.json())
 
 
-def live_show(base: str) -> Stage:
+def live_show(base: str, *, stock: int = 1000) -> Stage:
     with httpx.Client(base_url=base, timeout=30) as http:
         merchant = _sign_up(http, "merchant", merchant_name="Bench shop")
         auth = {"Authorization": f"Bearer {merchant['token']}"}
@@ -57,4 +58,4 @@ def live_show(base: str) -> Stage:
         show.raise_for_status()
         show_id = show.json()["id"]
         http.post(f"/api/v1/shows/{show_id}/go-live", headers=auth).raise_for_status()
-        return Stage(show_id, product["id"], host["token"])
+        return Stage(show_id, product["id"], host["token"], product["variants"][0]["id"])

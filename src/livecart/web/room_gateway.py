@@ -92,8 +92,7 @@ class RoomGateway:
 
     async def _load_counts(self, show_id: int) -> tuple[int, int]:
         async with UnitOfWork(self.session_factory) as uow:
-            settings = await RoomsRepository(uow.session).settings(show_id)
-            counts = (settings.likes, settings.peak_online)
+            counts = await RoomsRepository(uow.session).saved_counts(show_id)
         self._saved_counts[show_id] = counts
         return counts
 
@@ -186,11 +185,11 @@ class RoomGateway:
             conn.send_error("internal_error", "Something went wrong on our side.", ref=message.type)
 
     async def _handle(self, conn: RoomConnection, message: Any) -> None:
+        if isinstance(message, ev.Hello):
+            await self._hello(conn, message)
+            return
         async with UnitOfWork(self.session_factory) as uow:
             ctx = rooms.RoomContext(uow, self.hub)
-            if isinstance(message, ev.Hello):
-                await self._hello(ctx, conn, message)
-                return
             user = await ctx.accounts.user(conn.user_id) if conn.user_id else None
             m = await rooms.member(ctx, conn.show_id, user)
             reply = await dispatch(ctx, m, message)
@@ -199,28 +198,36 @@ class RoomGateway:
         if reply is not None:
             conn.send_direct(reply)
 
-    async def _hello(self, ctx: rooms.RoomContext, conn: RoomConnection, hello: ev.Hello) -> None:
+    async def _hello(self, conn: RoomConnection, hello: ev.Hello) -> None:
+        """Three steps, each with at most one database connection, never two at once: opening a
+        room reads its saved counters, and a join storm holding one connection per hello while
+        waiting for that would exhaust the pool."""
         if conn.greeted:
             raise AppError("already_greeted", "Hello was already said on this connection.")
-        user = None
-        if hello.token:
-            user = await accounts_service.user_for_token(
-                AccountsRepository(ctx.uow.session), hello.token
-            )
-            if user is None:
-                raise AppError("invalid_token", "The token is invalid or has expired.", status=401)
-        try:
-            m = await rooms.member(ctx, conn.show_id, user)
-        except AppError:
-            conn.send_error("show_not_found", "No such show.", ref="hello")
-            conn.close(4004, "no such show")
-            return
+        async with UnitOfWork(self.session_factory) as uow:
+            ctx = rooms.RoomContext(uow, self.hub)
+            user = None
+            if hello.token:
+                user = await accounts_service.user_for_token(
+                    AccountsRepository(uow.session), hello.token
+                )
+                if user is None:
+                    raise AppError(
+                        "invalid_token", "The token is invalid or has expired.", status=401
+                    )
+            try:
+                m = await rooms.member(ctx, conn.show_id, user)
+            except AppError:
+                conn.send_error("show_not_found", "No such show.", ref="hello")
+                conn.close(4004, "no such show")
+                return
         conn.greet(user.id if user else None)
         if m.role in rooms.STAFF:
             conn.trust_as_staff()
         room = await self.hub.open_room(conn.show_id)
         if not self._resume(conn, room, hello):
-            await self._send_snapshot(ctx, conn, m)
+            async with UnitOfWork(self.session_factory) as uow:
+                await self._send_snapshot(rooms.RoomContext(uow, self.hub), conn, m)
 
     def _greet_from_cache(self, conn: RoomConnection, hello: ev.Hello) -> bool:
         """An anonymous viewer joining an open room with a fresh snapshot is let in at once,

@@ -38,6 +38,17 @@ class RoomsRepository:
         assert found is not None
         return found
 
+    async def saved_counts(self, show_id: int) -> tuple[int, int]:
+        """(likes, peak online) as last saved; zeros for a room never saved. Reads only."""
+        row = (
+            await self.session.execute(
+                select(RoomSettings.likes, RoomSettings.peak_online).where(
+                    RoomSettings.show_id == show_id
+                )
+            )
+        ).first()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
     async def save_counts(self, show_id: int, *, likes: int, peak: int) -> None:
         """Keep the larger of the saved and the given totals (processes report the same ones)."""
         if await self.session.get(Show, show_id) is None:
