@@ -59,7 +59,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.storage = LocalStorage(settings.media_dir)
     app.state.hub = make_hub(settings.redis_url)
     app.state.sale_gate = SaleGate()
-    app.state.room_gateway = RoomGateway(app.state.hub, app.state.session_factory)
+    app.state.room_gateway = RoomGateway(
+        app.state.hub, app.state.session_factory, fast_transport=settings.room_fast_transport
+    )
     install_error_handlers(app)
     app.add_middleware(
         BodyLimitMiddleware,

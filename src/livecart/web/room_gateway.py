@@ -49,7 +49,10 @@ ACCEPT_BACKLOG = 4096
 
 
 class RoomGateway:
-    def __init__(self, hub: Hub, session_factory: SessionFactory) -> None:
+    def __init__(
+        self, hub: Hub, session_factory: SessionFactory, *, fast_transport: bool = False
+    ) -> None:
+        self.fast_transport = fast_transport
         self.hub = hub
         self.session_factory = session_factory
         self.server: asyncio.base_events.Server | None = None
@@ -74,6 +77,9 @@ class RoomGateway:
             enable_auto_ping=False,  # one sweep for all (below), not a task per connection
             websocket_handshake_timeout=5,
             backlog=ACCEPT_BACKLOG,
+            # picows' aiofastnet transport writes a little faster but holds about 25 KB more per
+            # connection (docs/benchmarks.md); uvloop's own transport unless asked.
+            use_aiofastnet=self.fast_transport,
         )
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
 
