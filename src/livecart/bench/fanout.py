@@ -75,7 +75,7 @@ async def drop_from_host(server: Server, stage: Stage, countdown_ms: int = 3000)
     async with websockets.connect(f"{server.room_base}/rooms/{stage.show_id}") as ws:
         await ws.send(json.dumps({"type": "hello", "token": stage.host_token}))
         while json.loads(await ws.recv())["type"] != "snapshot":
-            pass
+            continue  # skip what comes before the snapshot
         sent = time.time_ns()
         await ws.send(
             json.dumps(
@@ -83,7 +83,7 @@ async def drop_from_host(server: Server, stage: Stage, countdown_ms: int = 3000)
             )
         )
         while json.loads(await ws.recv())["type"] != "drop_opened":
-            pass
+            continue  # ticks and the like
     return sent
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -18,7 +19,7 @@ START_TIMEOUT_SECS = 30.0
 
 
 class ServerFailed(RuntimeError):
-    pass
+    """The server exited or did not answer in time; the message carries its log."""
 
 
 def free_port() -> int:
@@ -89,11 +90,9 @@ def _wait_until_up(proc: subprocess.Popen[bytes], server: Server) -> None:
     while True:
         if proc.poll() is not None:
             raise ServerFailed(f"the server exited early:\n{server.log.read_text()}")
-        try:
+        with contextlib.suppress(httpx.HTTPError):  # not listening yet
             if httpx.get(server.base + "/openapi.json", timeout=1.0).status_code == 200:
                 return
-        except httpx.HTTPError:
-            pass
         if time.monotonic() > deadline:
             raise ServerFailed(f"the server did not answer in time:\n{server.log.read_text()}")
         time.sleep(0.2)

@@ -60,18 +60,18 @@ class SimulatedViewer:
         async with websockets.connect(url) as ws:
             await self.send(ws, {"type": "hello"})
             while (await self.recv(ws))["type"] != "snapshot":
-                pass
+                continue
             for _ in range(PINGS):
                 t0 = self.local_now()
                 await self.send(ws, {"type": "ping", "t0": t0 * 1000})
                 while (pong := await self.recv(ws))["type"] != "pong":
-                    pass
+                    continue
                 t1 = self.local_now()
                 rtt = t1 - t0
                 self.samples.append((rtt, pong["server_time"] / 1000 + rtt / 2 - t1))
             await ready.wait()
             while (drop := await self.recv(ws))["type"] != "drop_opened":
-                pass
+                continue
             arrived = time.time()
             countdown = (drop["opens_at"] - drop["t_event"]) / 1000
             unlock_local = drop["opens_at"] / 1000 - self.offset()
@@ -102,7 +102,7 @@ async def measure(
     async with websockets.connect(url) as ws:  # read the drop's opens_at from a snapshot
         await ws.send(json.dumps({"type": "hello"}))
         while (snap := json.loads(await ws.recv()))["type"] != "snapshot":
-            pass
+            continue
         opens_at = snap["drops"][-1]["opens_at"] / 1000
     synced_err = [abs(t - opens_at) * 1000 for t in synced]
     naive_err = [abs(t - opens_at) * 1000 for t in naive]

@@ -13,7 +13,7 @@ MAX_AMOUNT = Decimal("10000000")  # ten million of any currency unit per price
 
 
 class MoneyError(ValueError):
-    pass
+    """An amount that its currency cannot hold (too many decimals, not finite, unknown)."""
 
 
 @dataclass(frozen=True, slots=True)
