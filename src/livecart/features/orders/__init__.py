@@ -1,0 +1,1 @@
+"""Orders, cart and checkout, payments and after-sales."""

@@ -1,0 +1,1 @@
+"""Video tooling over files: ffmpeg, encoding ladders, quality measurement (no database)."""
