@@ -3,31 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart import __version__
 from livecart.config import Settings
 from livecart.db.engine import make_engine, make_session_factory
 from livecart.features.accounts.routes import router as accounts_router
 from livecart.features.catalog.routes import router as catalog_router
+from livecart.features.orders import cart as order_cart
+from livecart.features.orders import jobs as order_jobs
+from livecart.features.orders.repository import OrdersRepository
+from livecart.features.orders.routes import router as orders_router
+from livecart.features.orders.sandbox.bank import Chaos, SandboxProvider
 from livecart.features.rooms.routes import router as rooms_router
-from livecart.features.sales import jobs as sale_jobs
+from livecart.features.sales.models import FlashSale, SaleClaim
 from livecart.features.sales.routes import router as sales_router
 from livecart.features.sales.service import SaleGate
 from livecart.features.shows.routes import router as shows_router
 from livecart.kit.storage import LocalStorage
 from livecart.realtime.hub import make_hub
-from livecart.web import pages
+from livecart.web import pages, sandbox_pages
 from livecart.web.errors import install_error_handlers
 from livecart.web.limits import BodyLimitMiddleware
 from livecart.web.room_gateway import RoomGateway
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
+NOTIFY_PATH = "/api/v1/payments/sandbox/webhook"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -59,6 +67,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.storage = LocalStorage(settings.media_dir)
     app.state.hub = make_hub(settings.redis_url)
     app.state.sale_gate = SaleGate()
+    app.state.payment_provider = SandboxProvider(
+        app.state.session_factory,
+        site_secret=settings.resolved_secret_key,
+        notify_url=NOTIFY_PATH,
+        chaos=Chaos(settings.sandbox_duplicate_rate, settings.sandbox_max_delay_ms),
+    )
+
+    async def order_for_winner(session: AsyncSession, claim: SaleClaim, sale: FlashSale) -> None:
+        await order_cart.order_for_claim(OrdersRepository(session), claim, sale)
+
+    app.state.sale_gate.on_won = order_for_winner
     app.state.room_gateway = RoomGateway(
         app.state.hub, app.state.session_factory, fast_transport=settings.room_fast_transport
     )
@@ -74,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         shows_router,
         rooms_router,
         sales_router,
+        orders_router,
+        sandbox_pages.router,
         pages.router,
     ):
         app.include_router(router)
@@ -86,21 +107,54 @@ async def start_realtime(app: FastAPI, *, port: int | None = None) -> None:
     """Start the hub (broker, ticks) and the room gateway's listener."""
     settings: Settings = app.state.settings
     await app.state.hub.start()
-    app.state.background = [
-        asyncio.create_task(
-            sale_jobs.expire_claims_forever(
-                app.state.session_factory, app.state.sale_gate, app.state.hub
-            ),
-            name="expire-sale-claims",
-        )
-    ]
+    app.state.background = background_jobs(app)
     await app.state.room_gateway.start(
         settings.room_host, settings.room_port if port is None else port
     )
 
 
+def background_jobs(app: FastAPI) -> list[asyncio.Task[None]]:
+    """Unpaid orders expire, refunds are retried, the sandbox provider sends notifications."""
+    settings: Settings = app.state.settings
+    if not settings.run_jobs:
+        return []
+    factory, provider = app.state.session_factory, app.state.payment_provider
+    hub, gate = app.state.hub, app.state.sale_gate
+    base = settings.public_url or f"http://{settings.room_host}:8000"
+    client = order_jobs.sandbox_client(base)
+    app.state.sandbox_client = client
+    rng = random.Random()  # noqa: S311 - shuffles test notifications, guards nothing
+
+    async def units_back(sale: FlashSale) -> None:
+        gate.sold_out.discard(sale.id)
+        hub.set_stock(sale.show_id, f"sale:{sale.id}", sale.allotted - sale.taken)
+
+    jobs = {
+        "expire-orders": (
+            order_jobs.EXPIRY_EVERY_SECS,
+            lambda: order_jobs.expire_once(factory, provider, units_back),
+        ),
+        "retry-refunds": (
+            order_jobs.REFUND_RETRY_EVERY_SECS,
+            lambda: order_jobs.retry_refunds_once(factory, provider),
+        ),
+        "sandbox-notify": (
+            order_jobs.DELIVER_EVERY_SECS,
+            lambda: order_jobs.deliver_sandbox_once(
+                factory, client, settings.resolved_secret_key, rng
+            ),
+        ),
+    }
+    return [
+        asyncio.create_task(order_jobs.every(secs, work, name), name=name)
+        for name, (secs, work) in jobs.items()
+    ]
+
+
 async def stop_realtime(app: FastAPI) -> None:
     for task in getattr(app.state, "background", []):
         task.cancel()
+    if getattr(app.state, "sandbox_client", None) is not None:
+        await app.state.sandbox_client.aclose()
     await app.state.room_gateway.close()
     await app.state.hub.close()

@@ -56,6 +56,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.room_port is not None:
         settings = settings.model_copy(update={"room_port": args.room_port})
+    if not settings.public_url:  # where the payment provider's notifications come back
+        host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104
+        settings = settings.model_copy(update={"public_url": f"http://{host}:{args.port}"})
     if not _port_free(settings.room_host, settings.room_port):
         print(
             f"error: the room connection's port {settings.room_port} is in use; choose another "

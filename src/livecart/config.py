@@ -33,6 +33,18 @@ class Settings(BaseSettings):
         description="The room gateway's public WebSocket base (e.g. wss://example.com/ws); by "
         "default ws://<the page's host>:<room_port>.",
     )
+    public_url: str = Field(
+        default="",
+        description="Where this site is reached (e.g. https://shop.example.com); the payment "
+        "provider sends its notifications here. `livecart serve` fills in its own address.",
+    )
+    payment_provider: str = "sandbox"
+    # Background jobs (order expiry, refund retries, the sandbox's notifications). Safe to run in
+    # every process; turn off for processes that should only serve.
+    run_jobs: bool = True
+    # How unreliable the sandbox provider's notifications are (real ones are, too).
+    sandbox_duplicate_rate: float = Field(default=0.2, ge=0, le=1)
+    sandbox_max_delay_ms: int = Field(default=1500, ge=0, le=60_000)
     max_body_bytes: int = MAX_BODY_BYTES
     max_upload_bytes: int = MAX_UPLOAD_BYTES
 

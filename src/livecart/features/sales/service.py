@@ -10,7 +10,10 @@ make overselling impossible even if this code were wrong. Services never commit.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.errors import AppError, NotFound, Unauthorized
 from livecart.features.accounts.models import User
@@ -27,11 +30,17 @@ from livecart.realtime import events as ev
 EXPIRY_BATCH = 500
 
 
+# Called in the winner's transaction, after its claim is saved: the orders feature makes the
+# order here, so a claim never exists without its order.
+OnWon = Callable[[AsyncSession, SaleClaim, FlashSale], Awaitable[None]]
+
+
 class SaleGate:
     """Per-process state of the embedded gate: which sales are known to be sold out."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_won: OnWon | None = None) -> None:
         self.sold_out: set[int] = set()
+        self.on_won = on_won
 
 
 def terms(sale: FlashSale) -> rules.SaleTerms:
@@ -155,6 +164,8 @@ async def purchase(
         gate.sold_out.add(sale.id)
     stored = await repo.claim_for(sale_id, buyer.id, key)
     assert stored is not None
+    if gate.on_won is not None:
+        await gate.on_won(repo.session, stored, sale)
     return stored, True
 
 

@@ -1,0 +1,193 @@
+"""Every query of the orders feature. State changes are conditional UPDATEs on the state the
+caller saw, so two actors racing (the expiry job and a payment notification, say) cannot both
+win."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livecart.db.inserts import insert_if_absent
+from livecart.features.orders.models import (
+    CartItem,
+    Order,
+    OrderItem,
+    Payment,
+    PaymentEvent,
+    Refund,
+)
+from livecart.kit.pagination import PageRequest
+
+
+class OrdersRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # cart
+    async def cart(self, buyer_id: int) -> list[CartItem]:
+        rows = await self.session.scalars(
+            select(CartItem).where(CartItem.buyer_id == buyer_id).order_by(CartItem.created_at)
+        )
+        return list(rows)
+
+    async def cart_item(self, buyer_id: int, variant_id: int) -> CartItem | None:
+        return await self.session.get(CartItem, (buyer_id, variant_id))
+
+    async def cart_size(self, buyer_id: int) -> int:
+        return len(await self.cart(buyer_id))
+
+    async def clear_cart(self, buyer_id: int, variant_ids: Sequence[int]) -> None:
+        await self.session.execute(
+            delete(CartItem).where(
+                CartItem.buyer_id == buyer_id, CartItem.variant_id.in_(list(variant_ids))
+            )
+        )
+
+    # orders
+    async def order(self, order_id: int, *, lock: bool = False) -> Order | None:
+        query = select(Order).where(Order.id == order_id)
+        if lock:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        return await self.session.scalar(query)
+
+    async def orders_for_request(self, buyer_id: int, prefix: str) -> list[Order]:
+        rows = await self.session.scalars(
+            select(Order)
+            .where(Order.buyer_id == buyer_id, Order.request_key.startswith(prefix))
+            .order_by(Order.id)
+        )
+        return list(rows)
+
+    async def add_order(self, order: Order, items: Sequence[OrderItem]) -> None:
+        self.session.add(order)
+        await self.session.flush()
+        for item in items:
+            item.order_id = order.id
+            self.session.add(item)
+        await self.session.flush()
+
+    async def insert_order_once(self, **values: Any) -> bool:
+        """Insert unless the buyer's request already made one (two workers, one claim)."""
+        return await insert_if_absent(self.session, Order, **values)
+
+    async def items(self, order_ids: Sequence[int]) -> dict[int, list[OrderItem]]:
+        out: dict[int, list[OrderItem]] = {i: [] for i in order_ids}
+        if order_ids:
+            rows = await self.session.scalars(
+                select(OrderItem)
+                .where(OrderItem.order_id.in_(list(order_ids)))
+                .order_by(OrderItem.id)
+            )
+            for row in rows:
+                out[row.order_id].append(row)
+        return out
+
+    async def move(self, order_id: int, *, old: str, new: str, **values: Any) -> bool:
+        """Change the state only if it is still `old`; True when this caller changed it."""
+        result = await self.session.execute(
+            update(Order)
+            .where(Order.id == order_id, Order.status == old)
+            .values(status=new, **values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def page(
+        self,
+        page: PageRequest,
+        *,
+        buyer_id: int | None = None,
+        merchant_id: int | None = None,
+        status: str | None = None,
+        show_id: int | None = None,
+    ) -> list[Order]:
+        query = select(Order).order_by(Order.id.desc()).limit(page.limit + 1)
+        if page.after is not None:
+            query = query.where(Order.id < page.after)
+        if buyer_id is not None:
+            query = query.where(Order.buyer_id == buyer_id)
+        if merchant_id is not None:
+            query = query.where(Order.merchant_id == merchant_id)
+        if status is not None:
+            query = query.where(Order.status == status)
+        if show_id is not None:
+            query = query.where(Order.show_id == show_id)
+        return list(await self.session.scalars(query))
+
+    async def overdue(self, now: datetime, limit: int) -> list[Order]:
+        rows = await self.session.scalars(
+            select(Order)
+            .where(Order.status == "awaiting_payment", Order.expires_at <= now)
+            .order_by(Order.expires_at)
+            .limit(limit)
+        )
+        return list(rows)
+
+    # payments
+    async def payment_by_ref(self, provider: str, ref: str) -> Payment | None:
+        return await self.session.scalar(
+            select(Payment).where(Payment.provider == provider, Payment.provider_ref == ref)
+        )
+
+    async def payments_of(self, order_ids: Sequence[int]) -> dict[int, Payment]:
+        """The latest payment of each order."""
+        out: dict[int, Payment] = {}
+        if order_ids:
+            rows = await self.session.scalars(
+                select(Payment).where(Payment.order_id.in_(list(order_ids))).order_by(Payment.id)
+            )
+            for row in rows:
+                out[row.order_id] = row
+        return out
+
+    async def payments_to_refund(self, before: datetime, limit: int) -> list[Payment]:
+        rows = await self.session.scalars(
+            select(Payment)
+            .where(Payment.status == "refunding", Payment.updated_at <= before)
+            .order_by(Payment.id)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def move_payment(self, payment_id: int, *, old: Sequence[str], new: str) -> bool:
+        result = await self.session.execute(
+            update(Payment)
+            .where(Payment.id == payment_id, Payment.status.in_(list(old)))
+            .values(status=new)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def first_time(self, provider: str, event_id: str, kind: str) -> bool:
+        """Record a notification; False if it was handled before (a redelivery)."""
+        return await insert_if_absent(
+            self.session,
+            PaymentEvent,
+            provider=provider,
+            event_id=event_id,
+            kind=kind,
+            outcome="handled",
+        )
+
+    # refunds
+    async def refunds_of(self, order_ids: Sequence[int]) -> dict[int, Refund]:
+        """The latest refund of each order."""
+        out: dict[int, Refund] = {}
+        if order_ids:
+            rows = await self.session.scalars(
+                select(Refund).where(Refund.order_id.in_(list(order_ids))).order_by(Refund.id)
+            )
+            for row in rows:
+                out[row.order_id] = row
+        return out
+
+    async def open_refund(self, order_id: int) -> Refund | None:
+        return await self.session.scalar(
+            select(Refund).where(
+                Refund.order_id == order_id, Refund.status.in_(["requested", "approved"])
+            )
+        )
