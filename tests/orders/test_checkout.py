@@ -150,3 +150,46 @@ async def test_attribution_from_a_replay(client: httpx.AsyncClient, shop: Shop) 
         host.id,
         90_000,
     )
+
+
+async def test_a_flash_sale_win_becomes_an_order(client: httpx.AsyncClient) -> None:
+    from tests.roomkit import live_show as make_live_show
+    from tests.sales.conftest import buy, open_sale
+
+    live_show = await make_live_show(client)
+    sale = await open_sale(client, live_show, units=3)
+    buyer = await sign_up(client, "viewer")
+    claim = await buy(client, buyer, sale["id"], 2)
+    assert claim.status_code == 201, claim.text
+    resp = await client.get(
+        f"/api/v1/sales/claims/{claim.json()['id']}/order", headers=buyer.headers
+    )
+    assert resp.status_code == 200, resp.text
+    order = resp.json()
+    assert (
+        order["status"],
+        order["source"],
+        order["show_id"],
+        order["host_id"],
+        order["sale_id"],
+    ) == (
+        "awaiting_payment",
+        "live",
+        live_show.id,
+        live_show.host.id,
+        sale["id"],
+    )
+    assert order["total"] == "39.80"
+    assert order["ship_to"] is None
+    assert order["expires_at"] == claim.json()["expires_at"]
+    stranger = await sign_up(client, "viewer")
+    other = await client.get(
+        f"/api/v1/sales/claims/{claim.json()['id']}/order", headers=stranger.headers
+    )
+    assert_error(other, 404, "order_not_found")
+    pay = await client.post(f"/api/v1/orders/{order['id']}/pay", json={}, headers=buyer.headers)
+    assert_error(pay, 422, "ship_to_required")
+    pay = await client.post(
+        f"/api/v1/orders/{order['id']}/pay", json={"ship_to": SHIP_TO}, headers=buyer.headers
+    )
+    assert pay.status_code == 200, pay.text

@@ -54,6 +54,9 @@ class OrdersRepository:
             query = query.with_for_update().execution_options(populate_existing=True)
         return await self.session.scalar(query)
 
+    async def order_of_claim(self, claim_id: int) -> Order | None:
+        return await self.session.scalar(select(Order).where(Order.claim_id == claim_id))
+
     async def orders_for_request(self, buyer_id: int, prefix: str) -> list[Order]:
         rows = await self.session.scalars(
             select(Order)
