@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,13 @@ class Settings(BaseSettings):
         description="The room gateway's public WebSocket base (e.g. wss://example.com/ws); by "
         "default ws://<the page's host>:<room_port>.",
     )
+    # File storage: "local" (under data_dir/media) or "s3" (any S3-compatible store). S3
+    # credentials come from boto3's usual chain: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...
+    storage: Literal["local", "s3"] = "local"
+    s3_bucket: str = ""
+    s3_endpoint_url: str = Field(default="", description="for MinIO, R2, OSS, ...; empty: AWS")
+    s3_region: str = ""
+    s3_public_url: str = Field(default="", description="public base URL of the bucket (a CDN)")
     max_body_bytes: int = MAX_BODY_BYTES
     max_upload_bytes: int = MAX_UPLOAD_BYTES
 
