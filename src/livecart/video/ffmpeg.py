@@ -29,7 +29,7 @@ class VideoError(AppError):
 
 @cache
 def ffmpeg_exe() -> str:
-    import imageio_ffmpeg  # type: ignore[import-untyped]
+    import imageio_ffmpeg
 
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
@@ -67,17 +67,17 @@ def _run_with_progress(
     cmd: list[str], duration_s: float, progress: Progress, err_file: IO[bytes]
 ) -> tuple[bytes, int]:
     # Progress lines go to stderr with the log; read it line by line and keep all of it.
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # noqa: S603
-    assert proc.stderr is not None
-    for raw in proc.stderr:
-        err_file.write(raw)
-        if raw.startswith(b"out_time_us=") and duration_s > 0:
-            try:
-                us = int(raw.split(b"=", 1)[1])
-            except ValueError:  # "N/A" before the first frame
-                continue
-            progress(min(1.0, max(0.0, us / 1e6 / duration_s)))
-    return b"", proc.wait()
+    with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as proc:  # noqa: S603
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            err_file.write(raw)
+            if raw.startswith(b"out_time_us=") and duration_s > 0:
+                try:
+                    us = int(raw.split(b"=", 1)[1])
+                except ValueError:  # "N/A" before the first frame
+                    continue
+                progress(min(1.0, max(0.0, us / 1e6 / duration_s)))
+        return b"", proc.wait()
 
 
 @dataclass(frozen=True)
