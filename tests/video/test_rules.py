@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from livecart.video.analysis import MAX_SCENE_S, MIN_SCENE_S, denoise_filter, plan_scenes
-from livecart.video.crf import CRF_MIN, search_crf
+from livecart.video.crf import CRF_MIN, FLOOR_DROP, SceneProbes, allocate_crf, search_crf
 
 
 def curve(slope: float, at23: float):  # type: ignore[no-untyped-def]
@@ -57,3 +58,34 @@ def test_scenes_merge_short_cuts_and_split_long_scenes() -> None:
 )
 def test_denoise_only_noisy_pictures(sigma: float, denoised: bool) -> None:
     assert bool(denoise_filter(sigma)) is denoised
+
+
+# Probe figures of the benchmark's two-shot clip: a zooming fractal (each VMAF point costs
+# hundreds of kbit/s) and a zooming test card (cheap).
+FRACTAL = SceneProbes(4.0, [(23.0, 90.0, 2400.0), (18.75, 94.3, 4100.0), (19.5, 93.7, 3800.0)])
+CARD = SceneProbes(4.0, [(23.0, 97.5, 900.0), (28.0, 94.1, 600.0), (29.0, 91.8, 560.0)])
+
+
+def bits(scenes: list[SceneProbes], crfs: list[float]) -> float:
+    return sum(s.seconds * math.exp(s.log_kbps(c)) for s, c in zip(scenes, crfs, strict=True))
+
+
+def test_allocation_reaches_the_mean_for_fewer_bits_than_equal_quality() -> None:
+    scenes = [FRACTAL, CARD]
+    crfs = allocate_crf(scenes, 94.5)
+    vmafs = [s.vmaf(c) for s, c in zip(scenes, crfs, strict=True)]
+    assert sum(vmafs) / 2 >= 94.5
+    assert min(vmafs) >= 94.5 - FLOOR_DROP
+    equal = [allocate_crf([s], 94.5)[0] for s in scenes]
+    assert bits(scenes, crfs) < 0.9 * bits(scenes, equal)
+
+
+def test_one_scene_gets_the_highest_crf_that_reaches_the_target() -> None:
+    (crf,) = allocate_crf([CARD], 95.0)
+    assert CARD.vmaf(crf) >= 95.0 > CARD.vmaf(crf + 0.5)
+
+
+def test_the_model_never_sells_quality_for_more_crf() -> None:
+    odd = SceneProbes(1.0, [(20.0, 93.0, 800.0), (24.0, 93.5, 500.0)])  # a noisy measurement
+    assert odd.vmaf(30.0) < odd.vmaf(24.0)
+    assert odd.log_kbps(30.0) < odd.log_kbps(24.0)

@@ -1,16 +1,21 @@
-"""Choosing a CRF for a target VMAF from a few probe encodes. Pure: the probe is passed in."""
+"""Choosing CRFs for a target VMAF from a few probe encodes. Pure: the probes are passed in."""
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
-CRF_MIN = 12.0
+CRF_MIN = 4.0
 CRF_MAX = 42.0
 START_CRF = 23.0
 # VMAF points lost per CRF step before anything is measured; typical 0.4 (static) to 1.4 (busy).
 GUESS_SLOPE = 0.8
 MAX_STEP = 8.0
 SAFETY_CRF = 0.5  # an interpolated CRF was not measured: step back half a point
+FLOOR_DROP = 3.0  # allocate_crf takes no scene more than this below the target
+EXTRAPOLATE_CRF = 2.0  # nor this far past its probes: the model is straight
 
 
 def search_crf(
@@ -78,3 +83,81 @@ def _choose(tried: list[tuple[float, float]], target: float) -> float:
 
 def _clamp(crf: float) -> float:
     return max(CRF_MIN, min(CRF_MAX, crf))
+
+
+@dataclass(frozen=True)
+class SceneProbes:
+    """A scene's probe encodes: (crf, vmaf, kbps) points and its length (its weight)."""
+
+    seconds: float
+    points: list[tuple[float, float, float]]
+
+    def vmaf(self, crf: float) -> float:
+        return _interpolate([(c, v) for c, v, _ in self.points], crf, -GUESS_SLOPE)
+
+    def log_kbps(self, crf: float) -> float:
+        # x264's rate roughly halves every 6 CRF points: the slope when one probe is all we have.
+        pts = [(c, math.log(max(k, 1e-3))) for c, _, k in self.points]
+        return _interpolate(pts, crf, -math.log(2) / 6)
+
+
+def allocate_crf(
+    scenes: list[SceneProbes], target: float, *, floor_drop: float = FLOOR_DROP
+) -> list[float]:
+    """A CRF per scene so the length-weighted mean VMAF reaches `target` for the fewest bits.
+
+    Equal quality everywhere is not the cheapest way to a mean: a scene where each VMAF point
+    costs many bits (fine moving detail) gives up a little, a cheap one gains it back. The trade
+    is made with one price per VMAF point (a Lagrange multiplier) found by bisection; no scene is
+    taken below `target - floor_drop`, nor more than EXTRAPOLATE_CRF past its probes.
+    """
+    grids = [_grid(s, target - floor_drop) for s in scenes]
+    total = sum(s.seconds for s in scenes)
+
+    def pick(price: float) -> list[tuple[float, float, float]]:
+        return [min(g, key=lambda p: math.exp(p[2]) - price * p[1]) for g in grids]
+
+    def mean_vmaf(choice: list[tuple[float, float, float]]) -> float:
+        return sum(s.seconds * c[1] for s, c in zip(scenes, choice, strict=True)) / total
+
+    lo, hi = 0.0, 1.0
+    while mean_vmaf(pick(hi)) < target and hi < 1e9:
+        hi *= 4
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if mean_vmaf(pick(mid)) >= target:
+            hi = mid
+        else:
+            lo = mid
+    return [c[0] for c in pick(hi)]
+
+
+def _grid(scene: SceneProbes, floor: float) -> list[tuple[float, float, float]]:
+    """(crf, vmaf, log kbps) on half-CRF steps around the probes, at or above the floor."""
+    crfs = [c for c, _, _ in scene.points]
+    lo = max(CRF_MIN, min(crfs) - EXTRAPOLATE_CRF)
+    hi = min(CRF_MAX, max(crfs) + EXTRAPOLATE_CRF)
+    steps = [lo + 0.5 * i for i in range(int((hi - lo) / 0.5) + 1)]
+    grid = [(c, scene.vmaf(c), scene.log_kbps(c)) for c in steps]
+    above = [g for g in grid if g[1] >= floor]
+    return above or [grid[0]]
+
+
+def _interpolate(points: list[tuple[float, float]], x: float, default_slope: float) -> float:
+    """Piecewise linear through the points, straight on past the ends; falling in x (more CRF
+    never buys quality or bits), so a rising end segment gives way to `default_slope`."""
+    pts = sorted(dict(points).items())
+    if len(pts) == 1:
+        (x1, y1), (x2, y2) = pts[0], (pts[0][0] + 1, pts[0][1] + default_slope)
+    elif x <= pts[0][0]:
+        (x1, y1), (x2, y2) = pts[0], pts[1]
+    elif x >= pts[-1][0]:
+        (x1, y1), (x2, y2) = pts[-2], pts[-1]
+    else:
+        (x1, y1), (x2, y2) = next((a, b) for a, b in itertools.pairwise(pts) if a[0] <= x <= b[0])
+    slope = (y2 - y1) / (x2 - x1)
+    inside = pts[0][0] <= x <= pts[-1][0]
+    if slope >= 0 and not inside:
+        slope = default_slope
+    anchor = (x1, y1) if x <= x1 or inside else (x2, y2)
+    return anchor[1] + slope * (x - anchor[0])

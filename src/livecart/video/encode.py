@@ -17,7 +17,7 @@ from livecart.video.analysis import (
     plan_scenes,
     scan_source,
 )
-from livecart.video.crf import search_crf
+from livecart.video.crf import SceneProbes, allocate_crf, search_crf
 from livecart.video.ffmpeg import Progress, input_window, run_ffmpeg, video_kbps
 from livecart.video.package import package
 from livecart.video.vmaf import measure_vmaf
@@ -78,46 +78,38 @@ def encode_replay(
 ) -> EncodeReport:
     """Encode the host's original recording `source` into `out_dir` for replay.
 
-    `markers_s` are times (s, from the start of the source) that must be key frames so a seek to
-    a product's moment lands exactly. A truncated or damaged source is encoded as far as it
-    decodes; VideoError(`video_undecodable`) when nothing does. `progress(fraction)` is called
-    from this thread, ending with 1.0.
+    The length-weighted mean VMAF of the scenes aims at `target_vmaf` (capped at 99), each scene
+    scored against the source as the encoder got it (denoised where it denoises). `markers_s`
+    are times (s, from the first frame) that must be key frames so a seek to a product's moment
+    lands exactly. A truncated or damaged source is encoded as far as it decodes;
+    VideoError(`video_undecodable`) when nothing does. `progress(fraction)` is called from this
+    thread, ending with 1.0. `vmaf_subsample` > 1 scores every n-th frame (long shows).
     """
     began = time.monotonic()
     report = _Progress(progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     scan = scan_source(source)
     report(0.05)
-    fps = scan.info.fps
-    scenes = plan_scenes(scan.duration_s, scan.cuts_s, fps)
+    spans = plan_scenes(scan.duration_s, scan.cuts_s, scan.info.fps)
     markers = sorted({round(m, 3) for m in markers_s if 0 < m < scan.duration_s})
     target = min(99.0, target_vmaf)
-    results: list[SceneReport] = []
     with tempfile.TemporaryDirectory(prefix="replay-", dir=out_dir) as tmp_name:
         tmp = Path(tmp_name)
-        chunks: list[Path] = []
-        done_s = 0.0
-        for i, (start, end) in enumerate(scenes):
-            part = report.part(
-                0.05 + 0.9 * done_s / scan.duration_s, 0.9 * (end - start) / scan.duration_s
-            )
+        plans = []
+        for i, span in enumerate(spans):
+            plans.append(_plan_scene(source, tmp, scan, span, target=target, preset=preset))
+            report(0.05 + 0.35 * (i + 1) / len(spans))
+        crfs = allocate_crf([p.probes for p in plans], target + TARGET_MARGIN)
+        results: list[SceneReport] = []
+        for i, (plan, crf) in enumerate(zip(plans, crfs, strict=True)):
+            part = report.part(0.4 + 0.55 * plan.start / scan.duration_s,
+                               0.55 * (plan.end - plan.start) / scan.duration_s)  # fmt: skip
             chunk = tmp / f"scene_{i:04d}.ts"
-            scene = _encode_scene(
-                source,
-                chunk,
-                scan,
-                (start, end),
-                target=target,
-                preset=preset,
-                markers=markers,
-                subsample=vmaf_subsample,
-                progress=part,
-            )
-            results.append(scene)
-            chunks.append(chunk)
-            done_s += end - start
+            results.append(_encode_scene(source, chunk, scan, plan, crf=crf, preset=preset,
+                                         markers=markers, subsample=vmaf_subsample,
+                                         progress=part))  # fmt: skip
         output = package(
-            chunks,
+            [tmp / f"scene_{i:04d}.ts" for i in range(len(plans))],
             source,
             out_dir,
             kind=kind,
@@ -126,24 +118,45 @@ def encode_replay(
             segment_s=SEGMENT_S,
         )
     report(1.0)
-    frames_weight = [s.end_s - s.start_s for s in results]
-    total = sum(frames_weight)
+    return _summary(output, kind, scan.duration_s, target, began, markers, results)
+
+
+def _summary(
+    output: Path,
+    kind: OutputKind,
+    duration_s: float,
+    target: float,
+    began: float,
+    markers: list[float],
+    scenes: list[SceneReport],
+) -> EncodeReport:
+    weights = [s.end_s - s.start_s for s in scenes]
+    total = sum(weights)
+
+    def mean(values: list[float]) -> float:
+        return sum(v * w for v, w in zip(values, weights, strict=True)) / total
+
     return EncodeReport(
         output=output,
         kind=kind,
-        duration_s=round(scan.duration_s, 3),
-        bitrate_kbps=round(
-            sum(s.kbps * w for s, w in zip(results, frames_weight, strict=True)) / total, 1
-        ),
-        vmaf_mean=round(
-            sum(s.vmaf_mean * w for s, w in zip(results, frames_weight, strict=True)) / total, 2
-        ),
-        vmaf_min=round(min(s.vmaf_min for s in results), 2),
+        duration_s=round(duration_s, 3),
+        bitrate_kbps=round(mean([s.kbps for s in scenes]), 1),
+        vmaf_mean=round(mean([s.vmaf_mean for s in scenes]), 2),
+        vmaf_min=round(min(s.vmaf_min for s in scenes), 2),
         target_vmaf=target,
         encode_time_s=round(time.monotonic() - began, 1),
         keyframes_forced_s=markers,
-        scenes=results,
+        scenes=scenes,
     )
+
+
+@dataclass(frozen=True)
+class _ScenePlan:
+    start: float
+    end: float
+    noise_sigma: float
+    denoise: str
+    probes: SceneProbes
 
 
 class _Progress:
@@ -183,27 +196,39 @@ def x264_args(crf: float, preset: str, fps: float) -> list[str]:
     ]
 
 
+def _plan_scene(
+    source: Path,
+    tmp: Path,
+    scan: SourceScan,
+    span: tuple[float, float],
+    *,
+    target: float,
+    preset: str,
+) -> _ScenePlan:
+    start, end = span
+    sigma = estimate_noise(source, at_s=(start + end) / 2, info=scan.info)
+    denoise = denoise_filter(sigma)
+    probes = _probe_scene(source, tmp, span, scan.info.fps, denoise, target, preset)
+    return _ScenePlan(start, end, sigma, denoise, probes)
+
+
 def _encode_scene(
     source: Path,
     chunk: Path,
     scan: SourceScan,
-    scene: tuple[float, float],
+    plan: _ScenePlan,
     *,
-    target: float,
+    crf: float,
     preset: str,
     markers: list[float],
     subsample: int,
     progress: Progress,
 ) -> SceneReport:
-    start, end = scene
+    start, end = plan.start, plan.end
     fps = scan.info.fps
-    sigma = estimate_noise(source, at_s=(start + end) / 2, info=scan.info)
-    denoise = denoise_filter(sigma)
-    crf, probes = _probe_crf(source, chunk.parent, scene, fps, denoise, target, preset)
-    progress(0.4)
     keyframes = [t - start for t in _keyframe_grid(start, end)]
     keyframes += [m - start for m in markers if start < m < end]
-    vf = ",".join(f for f in (denoise, "setpts=PTS-STARTPTS", f"fps={fps:g}") if f)
+    vf = ",".join(f for f in (plan.denoise, "setpts=PTS-STARTPTS", f"fps={fps:g}") if f)
     args: list[str | Path] = input_window(source, start, end - start)
     args += ["-map", "0:v:0", "-vf", vf, *x264_args(crf, preset, fps)]
     if keyframes:
@@ -211,23 +236,23 @@ def _encode_scene(
         times = ",".join(f"{max(0.0, k - 0.001):.4f}" for k in sorted(keyframes))
         args += ["-force_key_frames", times]
     args += ["-f", "mpegts", chunk]
-    run_ffmpeg(args, duration_s=end - start, progress=lambda f: progress(0.4 + 0.45 * f))
+    run_ffmpeg(args, duration_s=end - start, progress=lambda f: progress(0.8 * f))
     score = measure_vmaf(
         chunk,
         source,
         reference_start_s=start,
         duration_s=end - start,
-        reference_filter=denoise,
+        reference_filter=plan.denoise,
         subsample=subsample,
     )
     progress(1.0)
     return SceneReport(
         start_s=round(start, 3),
         end_s=round(end, 3),
-        noise_sigma=round(sigma, 2),
-        denoise=denoise,
+        noise_sigma=round(plan.noise_sigma, 2),
+        denoise=plan.denoise,
         crf=crf,
-        probes=[(c, round(v, 2)) for c, v in probes],
+        probes=[(c, round(v, 2)) for c, v, _ in plan.probes.points],
         kbps=round(video_kbps(chunk, end - start), 1),
         vmaf_mean=round(score.mean, 2),
         vmaf_min=round(score.min, 2),
@@ -240,17 +265,18 @@ def _keyframe_grid(start: float, end: float) -> list[float]:
     return [k * SEGMENT_S for k in range(first, int(end // SEGMENT_S) + 1) if k * SEGMENT_S < end]
 
 
-def _probe_crf(
+def _probe_scene(
     source: Path,
     tmp: Path,
-    scene: tuple[float, float],
+    span: tuple[float, float],
     fps: float,
     denoise: str,
     target: float,
     preset: str,
-) -> tuple[float, list[tuple[float, float]]]:
-    """Search the CRF on a lossless copy of the middle of the scene (denoised if it will be)."""
-    start, end = scene
+) -> SceneProbes:
+    """Probe encodes of a lossless copy of the middle of the scene (denoised if it will be),
+    CRFs chosen by search_crf around `target`."""
+    start, end = span
     length = min(PROBE_S, end - start)
     at = start + (end - start - length) / 2
     reference = tmp / "probe_ref.mkv"
@@ -259,9 +285,12 @@ def _probe_crf(
     args += ["-map", "0:v:0", "-vf", vf, "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"]
     run_ffmpeg([*args, reference])
     probe = tmp / "probe.mp4"
+    rates: dict[float, float] = {}
 
     def measure(crf: float) -> float:
         run_ffmpeg(["-i", reference, "-map", "0:v:0", *x264_args(crf, preset, fps), probe])
+        rates[crf] = video_kbps(probe, length)
         return measure_vmaf(probe, reference).mean
 
-    return search_crf(measure, target + TARGET_MARGIN)
+    _, tried = search_crf(measure, target + TARGET_MARGIN)
+    return SceneProbes(end - start, [(c, v, rates[c]) for c, v in tried])
