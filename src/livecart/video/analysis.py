@@ -33,16 +33,17 @@ class SourceScan:
     cuts_s: list[float]  # scene-change times found by scdet
 
 
-def scan_source(source: Path, *, progress: Progress | None = None, hint_s: float = 0) -> SourceScan:
+def scan_source(source: Path, *, progress: Progress | None = None) -> SourceScan:
     """Decode the whole first video stream once: decodable length, frame rate, scene changes.
 
-    A truncated or damaged file is scanned as far as it decodes. Raises VideoError
+    `progress` goes by the container's stated duration. A truncated or damaged file is scanned
+    as far as it decodes. Raises VideoError
     (`video_undecodable`) when no frame decodes.
     """
     args: list[str | Path] = ["-loglevel", "info", "-err_detect", "ignore_err", "-i", source]
     args += ["-map", "0:v:0", "-vf", f"scdet=threshold={SCENE_THRESHOLD}", "-f", "null", "-"]
     try:
-        _, log = run_ffmpeg(args, duration_s=hint_s, progress=progress if hint_s else None)
+        _, log = run_ffmpeg(args, progress=progress)
     except VideoError as exc:
         log = str(exc.data.get("log", ""))
         if "frame=" not in log:

@@ -64,7 +64,7 @@ def render_clip(
     """
     graph = clip_graph(kind, width=width, height=height, duration_s=duration_s, fps=fps)
     if noisy:
-        graph += f",noise=alls={LOW_LIGHT_NOISE}:allf=t+u"
+        graph += f",noise=alls={LOW_LIGHT_NOISE}:allf=t+u:all_seed=20261125"  # same grain each run
     args: list[str | Path] = ["-f", "lavfi", "-i", graph]
     if audio:
         args += ["-f", "lavfi", "-i", f"sine=frequency=440:duration={duration_s}"]

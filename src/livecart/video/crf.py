@@ -87,10 +87,12 @@ def _clamp(crf: float) -> float:
 
 @dataclass(frozen=True)
 class SceneProbes:
-    """A scene's probe encodes: (crf, vmaf, kbps) points and its length (its weight)."""
+    """A scene's probe encodes: (crf, vmaf, kbps) points, its length (its weight) and the VMAF
+    of a perfect copy (the most any CRF can reach)."""
 
     seconds: float
     points: list[tuple[float, float, float]]
+    ceiling: float = 100.0
 
     def vmaf(self, crf: float) -> float:
         return _interpolate([(c, v) for c, v, _ in self.points], crf, -GUESS_SLOPE)

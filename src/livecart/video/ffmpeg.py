@@ -43,8 +43,9 @@ def run_ffmpeg(
 ) -> tuple[bytes, str]:
     """Run ffmpeg with `args`; return (stdout bytes if asked, stderr log).
 
-    With `progress` and `duration_s`, calls progress(fraction of duration_s written) as ffmpeg
-    reports its output time. Raises VideoError on a non-zero exit.
+    With `progress`, calls progress(fraction of duration_s written) as ffmpeg reports its output
+    time; without `duration_s`, of the input's stated duration. Raises VideoError on a non-zero
+    exit.
     """
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y"]
     if progress is not None:
@@ -71,6 +72,9 @@ def _run_with_progress(
         assert proc.stderr is not None
         for raw in proc.stderr:
             err_file.write(raw)
+            if duration_s <= 0 and (stated := _DURATION_RE.search(raw)):
+                h, m, sec = stated.groups()
+                duration_s = int(h) * 3600 + int(m) * 60 + float(sec)
             if raw.startswith(b"out_time_us=") and duration_s > 0:
                 try:
                     us = int(raw.split(b"=", 1)[1])
@@ -78,6 +82,9 @@ def _run_with_progress(
                     continue
                 progress(min(1.0, max(0.0, us / 1e6 / duration_s)))
         return b"", proc.wait()
+
+
+_DURATION_RE = re.compile(rb"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
 
 
 @dataclass(frozen=True)
