@@ -1,5 +1,6 @@
 """Content-adaptive replay encoding (窄带高清): per scene, denoise if the camera was noisy and pick
-the x264 CRF that reaches a VMAF target, instead of one bitrate for the whole show."""
+the x264 CRF so the show reaches a mean VMAF target for the fewest bits, instead of one bitrate
+for the whole show. How it decides: docs/video-encoding.md."""
 
 from __future__ import annotations
 
