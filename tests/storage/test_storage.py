@@ -118,3 +118,14 @@ def test_local_is_the_default(tmp_path: Path) -> None:
     storage = open_storage(Settings(LIVECART_DATA_DIR=tmp_path))
     assert isinstance(storage, LocalStorage)
     assert storage.root == tmp_path / "media"
+    (tmp_path / "hls" / "v").mkdir(parents=True)
+    (tmp_path / "hls" / "v" / "index.m3u8").write_text("#EXTM3U\n")
+    assert put_directory(storage, "replays/1", tmp_path / "hls") == ["replays/1/v/index.m3u8"]
+    assert storage.get_bytes("replays/1/v/index.m3u8") == b"#EXTM3U\n"
+
+
+def test_s3_needs_a_bucket(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIVECART_STORAGE", "s3")
+    monkeypatch.delenv("LIVECART_S3_BUCKET", raising=False)
+    with pytest.raises(ValueError, match="LIVECART_S3_BUCKET"):
+        open_storage(Settings())

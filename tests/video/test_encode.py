@@ -120,6 +120,17 @@ def test_truncated_recording_encodes_what_decodes(clips: dict[str, Path], tmp_pa
     assert info.has_audio
 
 
+def test_damage_in_the_middle_is_skipped(clips: dict[str, Path], tmp_path: Path) -> None:
+    data = bytearray(clips["ingest"].read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 3000] = bytes(i * 7919 % 256 for i in range(3000))
+    damaged = tmp_path / "damaged.flv"
+    damaged.write_bytes(bytes(data))
+    report = encode_replay(damaged, tmp_path / "out", kind="mp4")
+    assert report.duration_s > 2.0  # most of the 3 s: decoding resumed after the damage
+    run_ffmpeg(["-v", "error", "-xerror", "-i", report.output, "-f", "null", "-"])
+
+
 def test_nothing_decodable_is_a_clear_error(tmp_path: Path) -> None:
     junk = tmp_path / "junk.flv"
     junk.write_bytes(b"FLV\x01\x05" + b"\x00" * 4000)
