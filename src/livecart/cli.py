@@ -178,6 +178,11 @@ def add_bench_commands(bench: argparse.ArgumentParser) -> None:
     )
     sale.add_argument("--mode", choices=["first_come"], default="first_come")
     sale.add_argument("--clients", type=int, default=0, help="load-generator processes (2)")
+    replay = kinds.add_parser(
+        "replay-encode", help="content-adaptive replay encoding against the live rendition"
+    )
+    replay.add_argument("--quick", action="store_true", help="tiny clips (for tests)")
+    replay.add_argument("--json", action="store_true", help="print JSON (the only format)")
     for kind in (fan, skew, sale):
         kind.add_argument("--json", action="store_true", help="print JSON (the only format)")
         kind.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))

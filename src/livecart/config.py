@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,13 @@ class Settings(BaseSettings):
     # How unreliable the sandbox provider's notifications are (real ones are, too).
     sandbox_duplicate_rate: float = Field(default=0.2, ge=0, le=1)
     sandbox_max_delay_ms: int = Field(default=1500, ge=0, le=60_000)
+    # File storage: "local" (under data_dir/media) or "s3" (any S3-compatible store). S3
+    # credentials come from boto3's usual chain: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, ...
+    storage: Literal["local", "s3"] = "local"
+    s3_bucket: str = ""
+    s3_endpoint_url: str = Field(default="", description="for MinIO, R2, OSS, ...; empty: AWS")
+    s3_region: str = ""
+    s3_public_url: str = Field(default="", description="public base URL of the bucket (a CDN)")
     max_body_bytes: int = MAX_BODY_BYTES
     max_upload_bytes: int = MAX_UPLOAD_BYTES
 

@@ -31,6 +31,10 @@ CASES = [
             "duplicates",
         },
     ),
+    (
+        ["replay-encode", "--quick"],
+        {"clips", "saving_pct", "saving_pct_all_clips", "clips_below_baseline_vmaf"},
+    ),
 ]
 
 
@@ -59,3 +63,10 @@ def test_bench_prints_one_json_line(args: list[str], keys: set[str]) -> None:
         ) == (5, 0, 0, 0)
     if args[0] == "fanout":
         assert figures["lost"] == 0
+    if args[0] == "replay-encode":
+        assert [c["clip"] for c in figures["clips"]] == [
+            "talking_head",
+            "product_closeup",
+            "low_light",
+        ]
+        assert all(c["ours_kbps"] > 0 and c["ours_vmaf"] > 0 for c in figures["clips"])

@@ -17,6 +17,10 @@ def run_bench(args: argparse.Namespace) -> str:
         from livecart.bench.flashsale import flash_sale
 
         result = flash_sale(args.buyers, args.stock, args.database_url, args.clients or 2)
+    elif args.bench == "replay-encode":
+        from livecart.bench.replay import replay_encode
+
+        result = replay_encode(quick=args.quick)
     else:
         from livecart.bench.skew import drop_skew
 
