@@ -29,7 +29,7 @@ from livecart.features.sales.service import SaleGate
 from livecart.features.shows.routes import router as shows_router
 from livecart.kit.storage import LocalStorage
 from livecart.realtime.hub import make_hub
-from livecart.web import pages, sandbox_pages
+from livecart.web import pages, product_pages, sandbox_pages
 from livecart.web.errors import install_error_handlers
 from livecart.web.limits import BodyLimitMiddleware
 from livecart.web.room_gateway import RoomGateway
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sales_router,
         orders_router,
         sandbox_pages.router,
+        product_pages.router,
         pages.router,
     ):
         app.include_router(router)
