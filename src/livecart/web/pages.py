@@ -15,11 +15,12 @@ from livecart.features.shows.repository import ShowsRepository
 from livecart.features.shows.service import ShowsContext
 from livecart.kit.clock import utcnow
 from livecart.kit.pagination import PageRequest
-from livecart.web import i18n, room_pages
+from livecart.web import i18n, order_pages, room_pages
 from livecart.web.view import forbidden, login_redirect, render, safe_next, viewer
 
 router = APIRouter(include_in_schema=False)
 router.include_router(room_pages.router)
+router.include_router(order_pages.router)
 HOME_LIVE = 10
 HOME_UPCOMING = 20
 ONE_YEAR = 365 * 24 * 3600

@@ -353,6 +353,20 @@ function renderBag() {
       field(li, "tag").hidden = !explaining;
       li.classList.toggle("is-explaining", explaining);
       field(li, "view").addEventListener("click", () => openProduct(p.id));
+      if (p.stock_total > 0) {
+        // Into the buyer's cart, attributed to this show: the sheet picks the variant.
+        const add = document.createElement("button");
+        add.type = "button";
+        add.className = "btn btn-ghost btn-sm";
+        add.dataset.f = "add";
+        add.textContent = t("room.add_to_cart");
+        add.addEventListener("click", () => openProduct(p.id, null, "cart"));
+        const actions = document.createElement("span");
+        actions.className = "bag-actions";
+        const view = field(li, "view");
+        view.replaceWith(actions);
+        actions.append(add, view);
+      }
       return li;
     }),
   );
@@ -366,7 +380,7 @@ $("open-bag").addEventListener("click", () => {
   loadLineup();
 });
 
-function openProduct(productId, card) {
+function openProduct(productId, card, mode = "view") {
   const sheet = $("buy-sheet");
   const product = state.lineup.find((p) => p.id === productId);
   const title = product?.title || card?.title || "";
@@ -374,6 +388,7 @@ function openProduct(productId, card) {
   field(sheet, "title").textContent = title;
   const chips = field(sheet, "variants");
   chips.replaceChildren();
+  sheet.dataset.variantId = "";
   const showVariant = (price, list, stock, currency) => {
     field(sheet, "price").textContent = money(price, currency);
     field(sheet, "list").textContent =
@@ -399,18 +414,20 @@ function openProduct(productId, card) {
       chip.addEventListener("click", () => {
         chips.querySelectorAll(".variant-chip").forEach((c) => c.setAttribute("aria-checked", "false"));
         chip.setAttribute("aria-checked", "true");
+        sheet.dataset.variantId = String(v.id);
         showVariant(v.price, v.list_price, v.stock, product.currency);
       });
       chips.append(chip);
     });
     const first = variants[0];
+    if (first) sheet.dataset.variantId = String(first.id);
     if (first) showVariant(first.price, first.list_price, first.stock, product.currency);
     else showVariant(product.price_from, null, 0, product.currency);
   } else if (card) {
     showVariant(card.price, card.list_price, card.stock, card.currency);
   }
   if (dropPrice !== null && product) field(sheet, "price").textContent = money(dropPrice, product.currency);
-  setUpSaleButton(sheet, productId);
+  setUpSaleButton(sheet, productId, mode);
   openSheet("buy-sheet");
 }
 
@@ -420,11 +437,55 @@ function saleFor(productId) {
   return state.drop && state.drop.product.id === productId ? state.drop.sale : null;
 }
 
-function setUpSaleButton(sheet, productId) {
+// A link under the sheet's button: "pay now" after a won sale, "go to cart" after adding.
+function goLink(sheet, href, text, primary = true) {
+  let link = field(sheet, "go");
+  if (!link) {
+    link = document.createElement("a");
+    link.dataset.f = "go";
+    field(sheet, "buy").after(link);
+  }
+  link.className = `btn ${primary ? "btn-primary" : "btn-ghost"} btn-block sheet-go`;
+  link.href = href;
+  link.textContent = text;
+  link.hidden = false;
+}
+
+function setUpCartButton(sheet, button, note) {
+  note.textContent = t("room.cart_note");
+  button.disabled = !sheet.dataset.variantId;
+  button.textContent = t("room.add_to_cart");
+  button.onclick = async () => {
+    if (!page.token) {
+      location.href = page.login_url;
+      return;
+    }
+    button.disabled = true;
+    try {
+      await api("POST", "/api/v1/cart/items", {
+        variant_id: Number(sheet.dataset.variantId), quantity: 1, source: "live", show_id: page.show_id,
+      });
+      note.textContent = t("room.added_to_cart");
+      goLink(sheet, "/cart", t("room.go_cart"), false);
+    } catch (err) {
+      note.textContent = roomErrorText(err);
+    } finally {
+      button.disabled = false;
+    }
+  };
+}
+
+function setUpSaleButton(sheet, productId, mode) {
   const button = field(sheet, "buy");
   const note = field(sheet, "note");
   const sale = saleFor(productId);
   button.onclick = null;
+  button.hidden = false;
+  if (field(sheet, "go")) field(sheet, "go").hidden = true;
+  if (!sale && mode === "cart") {
+    setUpCartButton(sheet, button, note);
+    return;
+  }
   if (!sale) {
     button.disabled = true;
     button.textContent = t("room.checkout_soon");
@@ -433,7 +494,13 @@ function setUpSaleButton(sheet, productId) {
   }
   field(sheet, "price").textContent = money(sale.price, state.drop.product.currency);
   note.textContent = t("room.sale_terms", { n: sale.per_buyer_limit });
+  let soldOut = false;
   const refresh = () => {
+    if (soldOut) {
+      button.disabled = true;
+      button.textContent = t("room.sold_out");
+      return;
+    }
     const open = dropState(state.drop, client.serverNow()).open;
     button.disabled = !open || button.dataset.busy === "1";
     button.textContent = open ? t("room.buy_now") : t("room.not_open_yet");
@@ -451,10 +518,18 @@ function setUpSaleButton(sheet, productId) {
     try {
       const claim = await api("POST", `/api/v1/sales/${sale.sale_id}/purchase`, { quantity: 1 },
         { "Idempotency-Key": key });
-      note.textContent = t("room.won", { total: money(claim.total, claim.currency) });
+      note.textContent = t("room.won_pay", { total: money(claim.total, claim.currency) });
       say(t("room.won_short"), { kind: "info" });
+      try {
+        const order = await api("GET", `/api/v1/sales/claims/${claim.id}/order`);
+        goLink(sheet, `/orders/${order.id}`, t("room.pay_order"));
+        button.hidden = true;
+      } catch {
+        goLink(sheet, "/orders?status=awaiting_payment", t("room.pay_order"));
+      }
     } catch (err) {
       note.textContent = roomErrorText(err);
+      soldOut = err.code === "sold_out" || err.code === "sale_closed";
     } finally {
       button.dataset.busy = "";
       refresh();
