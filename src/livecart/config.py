@@ -15,7 +15,7 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LIVECART_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="LIVECART_", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Field(
         default=Path("./var"), validation_alias=AliasChoices("LIVECART_DATA_DIR")
