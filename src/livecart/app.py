@@ -17,8 +17,8 @@ from livecart.features.accounts.routes import router as accounts_router
 from livecart.features.catalog.routes import router as catalog_router
 from livecart.features.rooms.routes import router as rooms_router
 from livecart.features.sales import jobs as sale_jobs
+from livecart.features.sales.gate import make_gate
 from livecart.features.sales.routes import router as sales_router
-from livecart.features.sales.service import SaleGate
 from livecart.features.shows.routes import router as shows_router
 from livecart.kit.storage import LocalStorage
 from livecart.realtime.hub import make_hub
@@ -58,9 +58,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(engine)
     app.state.storage = LocalStorage(settings.media_dir)
     app.state.hub = make_hub(settings.redis_url)
-    app.state.sale_gate = SaleGate()
+    app.state.sale_gate = make_gate(
+        app.state.session_factory,
+        backend=settings.sale_gate,
+        redis_url=settings.redis_url,
+        secret=settings.resolved_secret_key,
+    )
     app.state.room_gateway = RoomGateway(
-        app.state.hub, app.state.session_factory, fast_transport=settings.room_fast_transport
+        app.state.hub,
+        app.state.session_factory,
+        fast_transport=settings.room_fast_transport,
+        sale_gate=app.state.sale_gate,
     )
     install_error_handlers(app)
     app.add_middleware(
@@ -103,4 +111,5 @@ async def stop_realtime(app: FastAPI) -> None:
     for task in getattr(app.state, "background", []):
         task.cancel()
     await app.state.room_gateway.close()
+    await app.state.sale_gate.close()
     await app.state.hub.close()

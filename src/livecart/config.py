@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,8 @@ class Settings(BaseSettings):
         description="The room gateway's public WebSocket base (e.g. wss://example.com/ws); by "
         "default ws://<the page's host>:<room_port>.",
     )
+    # The flash-sale gate's arbiter: in process memory (one process) or Redis (many; REDIS_URL).
+    sale_gate: Literal["embedded", "redis"] = "embedded"
     max_body_bytes: int = MAX_BODY_BYTES
     max_upload_bytes: int = MAX_UPLOAD_BYTES
 

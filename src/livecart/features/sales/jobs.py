@@ -7,6 +7,7 @@ import logging
 
 from livecart.db.uow import SessionFactory, UnitOfWork
 from livecart.features.sales import service
+from livecart.features.sales.gate import SaleGate
 from livecart.features.sales.repository import SalesRepository
 from livecart.realtime.hub import Hub
 
@@ -14,7 +15,7 @@ log = logging.getLogger(__name__)
 EXPIRY_EVERY_SECS = 2.0
 
 
-async def expire_claims_forever(factory: SessionFactory, gate: service.SaleGate, hub: Hub) -> None:
+async def expire_claims_forever(factory: SessionFactory, gate: SaleGate, hub: Hub) -> None:
     """Unpaid claims expire at their deadline; their units go back on sale and on screen."""
     while True:
         await asyncio.sleep(EXPIRY_EVERY_SECS)
@@ -24,20 +25,23 @@ async def expire_claims_forever(factory: SessionFactory, gate: service.SaleGate,
             log.exception("expiring claims failed; will retry")
 
 
-async def expire_claims_once(factory: SessionFactory, gate: service.SaleGate, hub: Hub) -> int:
+async def expire_claims_once(factory: SessionFactory, gate: SaleGate, hub: Hub) -> int:
     async with UnitOfWork(factory) as uow:
         repo = SalesRepository(uow.session)
-        returned = await service.expire_overdue(repo, gate)
-        for sale_id in returned:
+        expired = await service.expire_overdue(repo)
+        returned = [(c.sale_id, c.buyer_id, c.quantity) for c in expired]
+        shown: dict[int, tuple[int, int]] = {}
+        for sale_id in {sale_id for sale_id, _, _ in returned}:
             sale = await repo.sale(sale_id)
             if sale is not None:
                 await uow.session.refresh(sale)
-                show_id, key, left = sale.show_id, f"sale:{sale.id}", sale.allotted - sale.taken
+                shown[sale.id] = (sale.show_id, sale.allotted - sale.taken)
 
-                async def announce(
-                    show_id: int = show_id, key: str = key, left: int = left
-                ) -> None:
-                    hub.set_stock(show_id, key, left)
+        async def announce() -> None:
+            for sale_id, buyer_id, quantity in returned:  # committed: the gate may sell them
+                await gate.units_returned(sale_id, buyer_id, quantity)
+            for sale_id, (show_id, left) in shown.items():
+                hub.set_stock(show_id, f"sale:{sale_id}", left)
 
-                uow.after_commit(announce)
-    return sum(returned.values())
+        uow.after_commit(announce)
+    return sum(quantity for _, _, quantity in returned)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.db.inserts import insert_if_absent
-from livecart.features.sales.models import FlashSale, SaleBuyer, SaleClaim
+from livecart.features.sales.arbiter import Ledger
+from livecart.features.sales.models import FlashSale, SaleBuyer, SaleClaim, SaleLot
+
+LIVE = ("awaiting_payment", "paid")
 
 
 class SalesRepository:
@@ -106,5 +109,68 @@ class SalesRepository:
     async def claims_of_sale(self, sale_id: int) -> list[SaleClaim]:
         rows = await self.session.scalars(
             select(SaleClaim).where(SaleClaim.sale_id == sale_id).order_by(SaleClaim.id)
+        )
+        return list(rows)
+
+    async def ledger(self, sale_id: int) -> Ledger:
+        """The sale's counters as the database holds them (the gate loads and repairs from
+        this): `taken` and each buyer's units, and every winning request, live or not."""
+        taken = await self.session.scalar(select(FlashSale.taken).where(FlashSale.id == sale_id))
+        buyers = await self.session.execute(
+            select(SaleBuyer.buyer_id, SaleBuyer.taken).where(
+                SaleBuyer.sale_id == sale_id, SaleBuyer.taken > 0
+            )
+        )
+        requests = await self.session.execute(
+            select(SaleClaim.buyer_id, SaleClaim.idempotency_key, SaleClaim.quantity).where(
+                SaleClaim.sale_id == sale_id
+            )
+        )
+        return Ledger(
+            taken=int(taken or 0),
+            buyers={int(b): int(t) for b, t in buyers.all()},
+            requests={(int(b), str(k)): int(q) for b, k, q in requests.all()},
+        )
+
+    async def claimed(self, sale_id: int) -> Ledger:
+        """What the claims themselves add up to (live ones: awaiting payment or paid)."""
+        per_buyer = await self.session.execute(
+            select(SaleClaim.buyer_id, func.sum(SaleClaim.quantity))
+            .where(SaleClaim.sale_id == sale_id, SaleClaim.status.in_(LIVE))
+            .group_by(SaleClaim.buyer_id)
+        )
+        buyers = {int(b): int(t) for b, t in per_buyer.all()}
+        requests = await self.session.execute(
+            select(SaleClaim.buyer_id, SaleClaim.idempotency_key, SaleClaim.quantity).where(
+                SaleClaim.sale_id == sale_id
+            )
+        )
+        return Ledger(
+            taken=sum(buyers.values()),
+            buyers=buyers,
+            requests={(int(b), str(k)): int(q) for b, k, q in requests.all()},
+        )
+
+    async def set_counters(self, sale_id: int, ledger: Ledger, limit: int) -> None:
+        """Make the sale's and the buyers' counters say what `ledger` says (the repair)."""
+        await self.session.execute(
+            update(FlashSale)
+            .where(FlashSale.id == sale_id)
+            .values(taken=ledger.taken)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(delete(SaleBuyer).where(SaleBuyer.sale_id == sale_id))
+        if ledger.buyers:
+            await self.session.execute(
+                insert(SaleBuyer),
+                [
+                    {"sale_id": sale_id, "buyer_id": b, "taken": t, "buyer_limit": limit}
+                    for b, t in ledger.buyers.items()
+                ],
+            )
+
+    async def lots(self, sale_id: int) -> list[SaleLot]:
+        rows = await self.session.scalars(
+            select(SaleLot).where(SaleLot.sale_id == sale_id).order_by(SaleLot.position)
         )
         return list(rows)
