@@ -110,7 +110,7 @@ class SaleGate:
 
     async def read_ledger(self, sale_id: int) -> Ledger:
         async with UnitOfWork(self.factory) as uow:
-            return await SalesRepository(uow.session).ledger(sale_id)
+            return await SalesRepository(uow.session).claimed(sale_id)
 
     def forget(self) -> None:
         """Drop every cache (tests: ids start again in an empty database)."""

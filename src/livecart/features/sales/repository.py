@@ -112,9 +112,9 @@ class SalesRepository:
         )
         return list(rows)
 
-    async def ledger(self, sale_id: int) -> Ledger:
-        """The sale's counters as the database holds them (the gate loads and repairs from
-        this): `taken` and each buyer's units, and every winning request, live or not."""
+    async def counters(self, sale_id: int) -> Ledger:
+        """The sale's counters as the database holds them (`flash_sales.taken`, `sale_buyers`;
+        the CHECKs guard these), with every winning request."""
         taken = await self.session.scalar(select(FlashSale.taken).where(FlashSale.id == sale_id))
         buyers = await self.session.execute(
             select(SaleBuyer.buyer_id, SaleBuyer.taken).where(
@@ -133,7 +133,8 @@ class SalesRepository:
         )
 
     async def claimed(self, sale_id: int) -> Ledger:
-        """What the claims themselves add up to (live ones: awaiting payment or paid)."""
+        """The truth the gate loads and repairs from: what the live claims (awaiting payment or
+        paid) add up to, per sale and per buyer, and every request that ever won."""
         per_buyer = await self.session.execute(
             select(SaleClaim.buyer_id, func.sum(SaleClaim.quantity))
             .where(SaleClaim.sale_id == sale_id, SaleClaim.status.in_(LIVE))
