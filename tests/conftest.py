@@ -103,7 +103,7 @@ async def app(session_app: FastAPI) -> AsyncIterator[FastAPI]:
 
 
 async def wipe(app: FastAPI) -> None:
-    app.state.sale_gate.sold_out.clear()  # ids start again in an empty database
+    app.state.sale_gate.forget()  # ids start again in an empty database
     async with app.state.session_factory() as session:
         existing = await _existing_tables(app)
         for table in reversed(Base.metadata.sorted_tables):

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart import __version__
 from livecart.config import Settings
@@ -19,13 +18,12 @@ from livecart.features.accounts.routes import router as accounts_router
 from livecart.features.catalog.routes import router as catalog_router
 from livecart.features.orders import cart as order_cart
 from livecart.features.orders import jobs as order_jobs
-from livecart.features.orders.repository import OrdersRepository
 from livecart.features.orders.routes import router as orders_router
 from livecart.features.orders.sandbox.bank import Chaos, SandboxProvider
 from livecart.features.rooms.routes import router as rooms_router
-from livecart.features.sales.models import FlashSale, SaleClaim
+from livecart.features.sales.gate import make_gate
+from livecart.features.sales.models import FlashSale
 from livecart.features.sales.routes import router as sales_router
-from livecart.features.sales.service import SaleGate
 from livecart.features.shows.routes import router as shows_router
 from livecart.kit.storage import LocalStorage
 from livecart.realtime.hub import make_hub
@@ -66,7 +64,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.session_factory = make_session_factory(engine)
     app.state.storage = LocalStorage(settings.media_dir)
     app.state.hub = make_hub(settings.redis_url)
-    app.state.sale_gate = SaleGate()
+    app.state.sale_gate = make_gate(
+        app.state.session_factory,
+        backend=settings.sale_gate,
+        redis_url=settings.redis_url,
+        secret=settings.resolved_secret_key,
+    )
+    app.state.sale_gate.writer.on_won = order_cart.orders_for_winners
     app.state.payment_provider = SandboxProvider(
         app.state.session_factory,
         site_secret=settings.resolved_secret_key,
@@ -74,12 +78,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         chaos=Chaos(settings.sandbox_duplicate_rate, settings.sandbox_max_delay_ms),
     )
 
-    async def order_for_winner(session: AsyncSession, claim: SaleClaim, sale: FlashSale) -> None:
-        await order_cart.order_for_claim(OrdersRepository(session), claim, sale)
-
-    app.state.sale_gate.on_won = order_for_winner
     app.state.room_gateway = RoomGateway(
-        app.state.hub, app.state.session_factory, fast_transport=settings.room_fast_transport
+        app.state.hub,
+        app.state.session_factory,
+        fast_transport=settings.room_fast_transport,
+        sale_gate=app.state.sale_gate,
     )
     install_error_handlers(app)
     app.add_middleware(
@@ -120,21 +123,13 @@ def background_jobs(app: FastAPI) -> list[asyncio.Task[None]]:
     if not settings.run_jobs:
         return []
     factory, provider = app.state.session_factory, app.state.payment_provider
-    hub, gate = app.state.hub, app.state.sale_gate
     base = settings.public_url or f"http://{settings.room_host}:8000"
     client = order_jobs.sandbox_client(base)
     app.state.sandbox_client = client
     rng = random.Random()  # noqa: S311 - shuffles test notifications, guards nothing
 
-    async def units_back(sale: FlashSale) -> None:
-        gate.sold_out.discard(sale.id)
-        hub.set_stock(sale.show_id, f"sale:{sale.id}", sale.allotted - sale.taken)
-
     jobs = {
-        "expire-orders": (
-            order_jobs.EXPIRY_EVERY_SECS,
-            lambda: order_jobs.expire_once(factory, provider, units_back),
-        ),
+        "expire-orders": (order_jobs.EXPIRY_EVERY_SECS, lambda: expire_orders_once(app)),
         "retry-refunds": (
             order_jobs.REFUND_RETRY_EVERY_SECS,
             lambda: order_jobs.retry_refunds_once(factory, provider),
@@ -152,10 +147,24 @@ def background_jobs(app: FastAPI) -> list[asyncio.Task[None]]:
     ]
 
 
+async def expire_orders_once(app: FastAPI) -> int:
+    """Expire unpaid orders now; a flash sale's units go back to its gate and the room's screen."""
+    hub, gate = app.state.hub, app.state.sale_gate
+
+    async def units_back(sale: FlashSale, buyer_id: int, quantity: int) -> None:
+        await gate.units_returned(sale.id, buyer_id, quantity)
+        hub.set_stock(sale.show_id, f"sale:{sale.id}", sale.allotted - sale.taken)
+
+    return await order_jobs.expire_once(
+        app.state.session_factory, app.state.payment_provider, units_back
+    )
+
+
 async def stop_realtime(app: FastAPI) -> None:
     for task in getattr(app.state, "background", []):
         task.cancel()
     if getattr(app.state, "sandbox_client", None) is not None:
         await app.state.sandbox_client.aclose()
     await app.state.room_gateway.close()
+    await app.state.sale_gate.close()
     await app.state.hub.close()

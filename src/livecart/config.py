@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     s3_endpoint_url: str = Field(default="", description="for MinIO, R2, OSS, ...; empty: AWS")
     s3_region: str = ""
     s3_public_url: str = Field(default="", description="public base URL of the bucket (a CDN)")
+    # The flash-sale gate's arbiter: in process memory (one process) or Redis (many; REDIS_URL).
+    sale_gate: Literal["embedded", "redis"] = "embedded"
     max_body_bytes: int = MAX_BODY_BYTES
     max_upload_bytes: int = MAX_UPLOAD_BYTES
 

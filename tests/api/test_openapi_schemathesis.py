@@ -27,6 +27,7 @@ from sqlalchemy.pool import NullPool
 from livecart.app import create_app
 from livecart.config import Settings
 from livecart.db.engine import make_session_factory
+from livecart.features.sales.gate import make_gate
 from livecart.kit.storage import LocalStorage
 from tests.conftest import create_product, schedule_show, sign_up, wipe
 
@@ -70,6 +71,9 @@ def schema_app(settings: Settings) -> FastAPI:
     _app.state.settings = settings
     _app.state.engine = engine
     _app.state.session_factory = make_session_factory(engine)
+    _app.state.sale_gate = make_gate(
+        _app.state.session_factory, backend="embedded", redis_url="", secret="schemathesis"
+    )
     _app.state.storage = LocalStorage(settings.media_dir)
     return _app
 

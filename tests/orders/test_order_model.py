@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from livecart.features.orders import jobs
+from livecart.app import expire_orders_once
 from livecart.features.orders.models import Order
 from livecart.kit.clock import utcnow
 from tests.conftest import Actor, create_product, sign_up
@@ -122,10 +122,7 @@ async def _expire(app: FastAPI, order_id: int) -> None:
         )
         await session.commit()
 
-    async def nothing(_sale: object) -> None:
-        return None
-
-    await jobs.expire_once(app.state.session_factory, app.state.payment_provider, nothing)
+    await expire_orders_once(app)
 
 
 @settings(

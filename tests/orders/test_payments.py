@@ -130,7 +130,7 @@ async def test_replayed_and_reordered_notifications_change_nothing(
 async def test_payment_after_expiry_is_refunded_and_units_return_once(
     app: FastAPI, client: httpx.AsyncClient, shop: Shop
 ) -> None:
-    from livecart.features.orders import jobs
+    from livecart.app import expire_orders_once
 
     order_id = await placed(client, shop, 2)
     ref = await pay_in_sandbox(client, shop.buyer, order_id)  # paid at the provider...
@@ -146,12 +146,7 @@ async def test_payment_after_expiry_is_refunded_and_units_return_once(
         )
         await session.commit()
 
-    async def nothing(_sale: object) -> None:
-        return None
-
-    assert (
-        await jobs.expire_once(app.state.session_factory, app.state.payment_provider, nothing) == 1
-    )
+    assert await expire_orders_once(app) == 1
     assert await stock_of(client, shop) == 10
     await deliver_notifications(app, client)  # payment.succeeded → refund asked → refund.succeeded
     await deliver_notifications(app, client)

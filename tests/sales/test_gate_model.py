@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
 
-from livecart.features.sales import jobs
-from livecart.features.sales.models import SaleClaim
+from livecart.app import expire_orders_once
+from livecart.features.orders.models import Order
 from livecart.kit.clock import utcnow
 from tests.conftest import Actor, sign_up
 from tests.roomkit import LiveShow, live_show
@@ -85,12 +85,10 @@ async def test_gate_agrees_with_the_model(
         if kind == "expire":
             async with state.session_factory() as session:
                 await session.execute(
-                    update(SaleClaim)
-                    .where(SaleClaim.sale_id == sale["id"])
-                    .values(expires_at=utcnow())
+                    update(Order).where(Order.sale_id == sale["id"]).values(expires_at=utcnow())
                 )
                 await session.commit()
-            await jobs.expire_claims_once(state.session_factory, state.sale_gate, state.hub)
+            await expire_orders_once(session_app)
             model.expire()  # a repeat still finds its claim, now expired: the first answer stands
             continue
         key = f"s{sale['id']}-b{buyer}-k{key_no}"

@@ -7,7 +7,7 @@ import asyncio
 import httpx
 from fastapi import FastAPI
 
-from livecart.features.sales import jobs
+from livecart.app import expire_orders_once
 from tests.conftest import sign_up
 from tests.roomkit import Rooms, live_show
 from tests.sales.conftest import buy, open_sale
@@ -108,13 +108,13 @@ async def test_unpaid_claims_expire_and_their_units_return(
     async with state.session_factory() as session:  # the deadline passes
         from sqlalchemy import update
 
-        from livecart.features.sales.models import SaleClaim
+        from livecart.features.orders.models import Order
         from livecart.kit.clock import utcnow
 
         await session.execute(
-            update(SaleClaim).where(SaleClaim.sale_id == sale["id"]).values(expires_at=utcnow())
+            update(Order).where(Order.sale_id == sale["id"]).values(expires_at=utcnow())
         )
         await session.commit()
-    assert await jobs.expire_claims_once(state.session_factory, state.sale_gate, state.hub) == 1
+    assert await expire_orders_once(session_app) == 1
     assert (await client.get(f"/api/v1/sales/{sale['id']}")).json()["left"] == 1
     assert (await buy(client, second, sale["id"])).status_code == 201

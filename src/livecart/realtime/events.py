@@ -103,6 +103,16 @@ class QuestionAction(ClientMessage):
     answer: ChatText | None = None
 
 
+class Buy(ClientMessage):
+    """Buy from a flash sale of this room's show over the open connection (logged in); the
+    answer is a `buy_result` with the same key. Same gate, same rules as the HTTP purchase."""
+
+    type: Literal["buy"]
+    sale_id: Id
+    quantity: int = Field(default=1, ge=1, le=100)
+    key: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-:.]+$")
+
+
 AnyClientMessage = Annotated[
     Hello
     | Ping
@@ -117,7 +127,8 @@ AnyClientMessage = Annotated[
     | DeleteChat
     | Restrict
     | SlowMode
-    | QuestionAction,
+    | QuestionAction
+    | Buy,
     Field(discriminator="type"),
 ]
 _client_adapter: TypeAdapter[AnyClientMessage] = TypeAdapter(AnyClientMessage)
@@ -137,6 +148,7 @@ CLIENT_MESSAGE_TYPES: tuple[str, ...] = (
     "restrict",
     "slow_mode",
     "question",
+    "buy",
 )
 
 
@@ -224,6 +236,9 @@ class SaleOffer(BaseModel):
     units: int
     per_buyer_limit: int
     closes_at: int
+    mode: Literal["first_come", "fair_window"] = "first_come"
+    window_ms: int = 0
+    seed_hash: str | None = None  # fair_window: SHA-256 of the seed revealed after the window
 
 
 class DropOpened(ServerEvent):
@@ -278,4 +293,5 @@ DIRECT_MESSAGE_TYPES: tuple[str, ...] = (
     "tick",
     "notice",
     "welcome",
+    "buy_result",
 )

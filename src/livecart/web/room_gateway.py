@@ -31,6 +31,7 @@ from livecart.features.accounts.repository import AccountsRepository
 from livecart.features.rooms import service as rooms
 from livecart.features.rooms.repository import RoomsRepository
 from livecart.features.rooms.snapshot import build_snapshot
+from livecart.features.sales.gate import SaleGate
 from livecart.realtime import events as ev
 from livecart.realtime.frames import text_frame
 from livecart.realtime.hub import Hub, Room
@@ -50,9 +51,16 @@ ACCEPT_BACKLOG = 4096
 
 class RoomGateway:
     def __init__(
-        self, hub: Hub, session_factory: SessionFactory, *, fast_transport: bool = False
+        self,
+        hub: Hub,
+        session_factory: SessionFactory,
+        *,
+        fast_transport: bool = False,
+        sale_gate: SaleGate | None = None,
     ) -> None:
         self.fast_transport = fast_transport
+        self.sale_gate = sale_gate
+        self._buying: set[asyncio.Task[None]] = set()
         self.hub = hub
         self.session_factory = session_factory
         self.server: asyncio.base_events.Server | None = None
@@ -157,6 +165,9 @@ class RoomGateway:
             return
         if isinstance(message, ev.Hello) and self._greet_from_cache(conn, message):
             return
+        if isinstance(message, ev.Buy):
+            self._buy(conn, message)
+            return
         if isinstance(message, ev.Like):
             if conn.user_id is None:
                 conn.send_error("login_required", "Log in to like.", ref="like")
@@ -172,6 +183,48 @@ class RoomGateway:
         conn.queue.append(message)
         if conn.worker is None:
             conn.worker = asyncio.get_running_loop().create_task(self._work(conn))
+
+    def _buy(self, conn: RoomConnection, buy: ev.Buy) -> None:
+        """A purchase attempt over the open connection: no queue, no session of its own — the
+        gate answers most attempts from memory. The answer is `buy_result` with the key."""
+        if conn.user_id is None or self.sale_gate is None:
+            conn.send_direct(
+                _buy_refused(buy, "login_required", "Log in to buy.")
+                if conn.user_id is None
+                else _buy_refused(buy, "sales_unavailable", "Sales are not served here.")
+            )
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._buy_through_gate(conn, conn.user_id, buy, self.sale_gate)
+        )
+        self._buying.add(task)
+        task.add_done_callback(self._buying.discard)
+
+    async def _buy_through_gate(
+        self, conn: RoomConnection, user_id: int, buy: ev.Buy, gate: SaleGate
+    ) -> None:
+        try:
+            bought = await gate.purchase(
+                user_id, buy.sale_id, quantity=buy.quantity, key=buy.key, show_id=conn.show_id
+            )
+        except AppError as exc:
+            conn.send_direct(_buy_refused(buy, exc.code, exc.message, exc.data))
+            return
+        except Exception:
+            log.exception("room %s: buy failed", conn.show_id)
+            conn.send_direct(_buy_refused(buy, "internal_error", "Something went wrong."))
+            return
+        if bought.created:
+            self.hub.set_stock(bought.show_id, f"sale:{buy.sale_id}", bought.left)
+        conn.send_direct(
+            {
+                "type": "buy_result",
+                "key": buy.key,
+                "ok": True,
+                "repeat": not bought.created,
+                "claim": bought.claim.model_dump(mode="json"),
+            }
+        )
 
     async def _work(self, conn: RoomConnection) -> None:
         try:
@@ -333,6 +386,19 @@ async def dispatch(ctx: rooms.RoomContext, m: rooms.Member, message: Any) -> dic
         case ev.ResyncRequest():
             return None
     return None
+
+
+def _buy_refused(
+    buy: ev.Buy, code: str, message: str, data: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "type": "buy_result",
+        "key": buy.key,
+        "ok": False,
+        "code": code,
+        "message": message,
+        "data": data or {},
+    }
 
 
 def _explain_invalid(exc: ValidationError) -> tuple[str, str]:

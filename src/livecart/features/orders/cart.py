@@ -8,8 +8,11 @@ order from the gate, in the same transaction as the claim (`order_for_claim`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.errors import AppError, NotFound
 from livecart.features.accounts.models import User
@@ -25,7 +28,8 @@ from livecart.features.orders.schemas import (
     CartOut,
     CheckoutIn,
 )
-from livecart.features.sales.models import FlashSale, SaleClaim
+from livecart.features.sales.models import FlashSale
+from livecart.features.sales.writer import NewClaim
 from livecart.features.shows.models import Show
 from livecart.kit.clock import utcnow
 from livecart.kit.money import Money
@@ -224,39 +228,41 @@ async def checkout(
     return orders, True
 
 
-async def order_for_claim(
-    repo: OrdersRepository, claim: SaleClaim, sale: FlashSale, *, video_time_ms: int | None = None
-) -> Order:
-    """The order of a flash sale's winner, made with the claim and expiring with it. Its units
-    are the sale's (taken from stock when the sale opened), not the variant's."""
-    variant = await repo.session.get(Variant, sale.variant_id)
-    assert variant is not None
-    product = await repo.session.get(Product, variant.product_id)
-    assert product is not None
-    show = await repo.session.get(Show, sale.show_id)
-    order = Order(
-        buyer_id=claim.buyer_id,
-        merchant_id=product.merchant_id,
-        request_key=f"sale:{claim.id}",
-        show_id=sale.show_id,
-        host_id=show.host_id if show else None,
-        source="live",
-        video_time_ms=video_time_ms,
-        sale_id=sale.id,
-        claim_id=claim.id,
-        currency=sale.currency,
-        total_minor=claim.unit_price_minor * claim.quantity,
-        status="awaiting_payment",
-        expires_at=claim.expires_at,
-        created_at=claim.created_at,
-    )
-    item = OrderItem(
-        product_id=product.id,
-        variant_id=variant.id,
-        title=product.title,
-        options=dict(variant.options),
-        quantity=claim.quantity,
-        unit_price_minor=claim.unit_price_minor,
-    )
-    await repo.add_order(order, [item])
-    return order
+async def orders_for_winners(
+    session: AsyncSession, winners: Sequence[tuple[int, NewClaim]]
+) -> None:
+    """The orders of a flash sale's winners, made in the transaction that saves their claims and
+    expiring with them. Their units are the sale's (taken from stock when it opened)."""
+    repo = OrdersRepository(session)
+    for claim_id, claim in winners:
+        sale = await session.get(FlashSale, claim.sale_id)
+        assert sale is not None
+        variant = await session.get(Variant, sale.variant_id)
+        assert variant is not None
+        product = await session.get(Product, variant.product_id)
+        assert product is not None
+        show = await session.get(Show, sale.show_id)
+        order = Order(
+            buyer_id=claim.buyer_id,
+            merchant_id=product.merchant_id,
+            request_key=f"sale:{claim_id}",
+            show_id=sale.show_id,
+            host_id=show.host_id if show else None,
+            source="live",
+            sale_id=sale.id,
+            claim_id=claim_id,
+            currency=sale.currency,
+            total_minor=claim.unit_price_minor * claim.quantity,
+            status="awaiting_payment",
+            expires_at=claim.expires_at,
+            created_at=claim.created_at,
+        )
+        item = OrderItem(
+            product_id=product.id,
+            variant_id=variant.id,
+            title=product.title,
+            options=dict(variant.options),
+            quantity=claim.quantity,
+            unit_price_minor=claim.unit_price_minor,
+        )
+        await repo.add_order(order, [item])

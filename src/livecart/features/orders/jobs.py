@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 EXPIRY_EVERY_SECS = 2.0
 REFUND_RETRY_EVERY_SECS = 10.0
 DELIVER_EVERY_SECS = 0.25
-# Called after commit with each flash sale whose units came back, and how many are left.
-SaleUnitsBack = Callable[[FlashSale], Awaitable[None]]
+# Called after commit for each expired flash-sale order: its sale (as committed), buyer and units.
+SaleUnitsBack = Callable[[FlashSale, int, int], Awaitable[None]]
 
 
 MAX_BACKOFF_SECS = 60.0
@@ -49,15 +49,19 @@ async def expire_once(
     async with UnitOfWork(factory) as uow:
         ctx = service.Orders(OrdersRepository(uow.session), provider, uow.after_commit)
         expired = await service.expire_overdue(ctx)
-        for sale_id in sorted({o.sale_id for o in expired if o.sale_id is not None}):
-            sale = await uow.session.get(FlashSale, sale_id)
+        returned: list[tuple[FlashSale, int, int]] = []
+        for order in expired:
+            sale = await uow.session.get(FlashSale, order.sale_id) if order.sale_id else None
             if sale is not None:
                 await uow.session.refresh(sale)
+                units = sum(i.quantity for i in (await ctx.repo.items([order.id]))[order.id])
+                returned.append((sale, order.buyer_id, units))
 
-                async def announce(sale: FlashSale = sale) -> None:
-                    await units_back(sale)
+        async def announce() -> None:  # committed: the gate may sell them again
+            for sale, buyer_id, units in returned:
+                await units_back(sale, buyer_id, units)
 
-                uow.after_commit(announce)
+        uow.after_commit(announce)
     return len(expired)
 
 

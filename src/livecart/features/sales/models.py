@@ -41,6 +41,12 @@ class FlashSale(IdMixin, CreatedMixin, Base):
     closes_at: Mapped[datetime] = mapped_column(UtcDateTime)
     payment_window_secs: Mapped[int] = mapped_column(Integer)
     mode: Mapped[str] = mapped_column(String(12), default="first_come")
+    # fair_window: requests in [opens_at, opens_at + window_ms) are ordered by lot. The seed stays
+    # secret until the window has been allocated; its SHA-256 is public from the start.
+    window_ms: Mapped[int] = mapped_column(Integer, default=0)
+    seed: Mapped[str | None] = mapped_column(String(64))
+    seed_hash: Mapped[str | None] = mapped_column(String(64))
+    allocated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the log is written
     by_user_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("users.id"))
 
 
@@ -80,3 +86,25 @@ class SaleClaim(IdMixin, CreatedMixin, Base):
     unit_price_minor: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(20), index=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class SaleLot(Base):
+    """One request of a fair_window sale's window, in the public allocation log: who (a
+    pseudonym), what (the request key's hash and quantity), its lot and what it got."""
+
+    __tablename__ = "sale_lots"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(
+            "outcome IN ('won', 'sold_out', 'buyer_limit_reached', 'refused')", name="outcome_known"
+        ),
+    )
+    sale_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("flash_sales.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pseudonym: Mapped[str] = mapped_column(String(64))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(Integer)
+    lot: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(24))

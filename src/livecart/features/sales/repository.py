@@ -3,13 +3,14 @@ concurrent buyers cannot take more than there is, on SQLite and PostgreSQL alike
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.db.inserts import insert_if_absent
-from livecart.features.sales.models import FlashSale, SaleBuyer, SaleClaim
+from livecart.features.sales.arbiter import Ledger
+from livecart.features.sales.models import FlashSale, SaleBuyer, SaleClaim, SaleLot
+
+LIVE = ("awaiting_payment", "paid")
 
 
 class SalesRepository:
@@ -94,17 +95,72 @@ class SalesRepository:
             .execution_options(synchronize_session=False)
         )
 
-    async def overdue_claims(self, now: datetime, limit: int) -> list[SaleClaim]:
-        rows = await self.session.scalars(
-            select(SaleClaim)
-            .where(SaleClaim.status == "awaiting_payment", SaleClaim.expires_at <= now)
-            .order_by(SaleClaim.expires_at)
-            .limit(limit)
-        )
-        return list(rows)
-
     async def claims_of_sale(self, sale_id: int) -> list[SaleClaim]:
         rows = await self.session.scalars(
             select(SaleClaim).where(SaleClaim.sale_id == sale_id).order_by(SaleClaim.id)
+        )
+        return list(rows)
+
+    async def counters(self, sale_id: int) -> Ledger:
+        """The sale's counters as the database holds them (`flash_sales.taken`, `sale_buyers`;
+        the CHECKs guard these), with every winning request."""
+        taken = await self.session.scalar(select(FlashSale.taken).where(FlashSale.id == sale_id))
+        buyers = await self.session.execute(
+            select(SaleBuyer.buyer_id, SaleBuyer.taken).where(
+                SaleBuyer.sale_id == sale_id, SaleBuyer.taken > 0
+            )
+        )
+        requests = await self.session.execute(
+            select(SaleClaim.buyer_id, SaleClaim.idempotency_key, SaleClaim.quantity).where(
+                SaleClaim.sale_id == sale_id
+            )
+        )
+        return Ledger(
+            taken=int(taken or 0),
+            buyers={int(b): int(t) for b, t in buyers.all()},
+            requests={(int(b), str(k)): int(q) for b, k, q in requests.all()},
+        )
+
+    async def claimed(self, sale_id: int) -> Ledger:
+        """The truth the gate loads and repairs from: what the live claims (awaiting payment or
+        paid) add up to, per sale and per buyer, and every request that ever won."""
+        per_buyer = await self.session.execute(
+            select(SaleClaim.buyer_id, func.sum(SaleClaim.quantity))
+            .where(SaleClaim.sale_id == sale_id, SaleClaim.status.in_(LIVE))
+            .group_by(SaleClaim.buyer_id)
+        )
+        buyers = {int(b): int(t) for b, t in per_buyer.all()}
+        requests = await self.session.execute(
+            select(SaleClaim.buyer_id, SaleClaim.idempotency_key, SaleClaim.quantity).where(
+                SaleClaim.sale_id == sale_id
+            )
+        )
+        return Ledger(
+            taken=sum(buyers.values()),
+            buyers=buyers,
+            requests={(int(b), str(k)): int(q) for b, k, q in requests.all()},
+        )
+
+    async def set_counters(self, sale_id: int, ledger: Ledger, limit: int) -> None:
+        """Make the sale's and the buyers' counters say what `ledger` says (the repair)."""
+        await self.session.execute(
+            update(FlashSale)
+            .where(FlashSale.id == sale_id)
+            .values(taken=ledger.taken)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(delete(SaleBuyer).where(SaleBuyer.sale_id == sale_id))
+        if ledger.buyers:
+            await self.session.execute(
+                insert(SaleBuyer),
+                [
+                    {"sale_id": sale_id, "buyer_id": b, "taken": t, "buyer_limit": limit}
+                    for b, t in ledger.buyers.items()
+                ],
+            )
+
+    async def lots(self, sale_id: int) -> list[SaleLot]:
+        rows = await self.session.scalars(
+            select(SaleLot).where(SaleLot.sale_id == sale_id).order_by(SaleLot.position)
         )
         return list(rows)

@@ -14,7 +14,7 @@ from livecart.features.rooms.service import RoomContext, member
 from livecart.features.sales import service
 from livecart.features.sales.models import FlashSale
 from livecart.features.sales.repository import SalesRepository
-from livecart.features.sales.schemas import ClaimOut, PurchaseIn, SaleIn, SaleOut
+from livecart.features.sales.schemas import AllocationOut, ClaimOut, PurchaseIn, SaleIn, SaleOut
 from livecart.kit.params import IdPath
 from livecart.kit.schemas import ERROR_RESPONSES
 from livecart.realtime.hub import Hub
@@ -86,21 +86,33 @@ async def purchase(
 ) -> ClaimOut:
     """Buy. 201 with a claim awaiting payment; 425 `sale_not_open` before `opens_at`; 409
     `sold_out`, `sale_closed` or `buyer_limit_reached`. Repeating a request with the same
-    `Idempotency-Key` returns the first answer (200)."""
-    repo = SalesRepository(uow.session)
-    claim, created = await service.purchase(
-        repo,
+    `Idempotency-Key` returns the first answer (200); the same key with another quantity is 422
+    `idempotency_key_reused`. The claim is committed before this answers (the gate writes it).
+    In a fair_window sale, a request in the window's first W ms is answered when the window
+    is decided."""
+    # Give the request's database connection back first: the gate's writer needs one to commit
+    # the winners this request may be waiting for (holding it would exhaust the pool).
+    await uow.commit()
+    bought = await service.purchase(
         request.app.state.sale_gate,
         user,
         sale_id,
         quantity=data.quantity,
         key=idempotency_key,
     )
-    sale = await repo.sale(sale_id)
-    assert sale is not None
-    if created:
-        await uow.session.refresh(sale)
-        _announce_stock(uow, request.app.state.hub, sale)
+    if bought.created:
+        request.app.state.hub.set_stock(bought.show_id, f"sale:{sale_id}", bought.left)
     else:
         response.status_code = status.HTTP_200_OK
-    return service.claim_out(claim, sale.currency)
+    return bought.claim
+
+
+@router.get("/sales/{sale_id}/allocation")
+async def get_allocation(sale_id: IdPath, request: Request, uow: UowDep) -> AllocationOut:
+    """A fair_window sale's seed and allocation log, public once the window is decided (425
+    `allocation_pending` before). `livecart verify-allocation URL` recomputes it."""
+    repo = SalesRepository(uow.session)
+    sale = await repo.sale(sale_id)
+    if sale is None:
+        raise NotFound("sale", sale_id=sale_id)
+    return await service.allocation(repo, sale, url=str(request.url))

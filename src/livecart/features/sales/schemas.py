@@ -20,7 +20,13 @@ class SaleIn(In):
     countdown_ms: int = Field(default=3000, ge=0, le=60_000)
     duration_secs: int = Field(default=600, ge=10, le=24 * 3600)
     payment_window_secs: int = Field(default=300, ge=60, le=3600)
-    mode: Literal["first_come"] = "first_come"
+    mode: Literal["first_come", "fair_window"] = "first_come"
+    window_ms: int = Field(
+        default=200,
+        ge=50,
+        le=2000,
+        description="fair_window: requests within this many ms after opens_at are drawn by lot",
+    )
 
 
 class PurchaseIn(In):
@@ -41,6 +47,8 @@ class SaleOut(Out):
     closes_at: datetime
     payment_window_secs: int
     mode: str
+    window_ms: int
+    seed_hash: str | None = Field(description="fair_window: SHA-256 of the secret seed")
     phase: Literal["upcoming", "open", "sold_out", "closed"]
 
 
@@ -53,3 +61,24 @@ class ClaimOut(Out):
     currency: str
     status: Literal["awaiting_payment", "paid", "expired", "cancelled"]
     expires_at: datetime
+
+
+class LotOut(Out):
+    pseudonym: str
+    key_hash: str
+    quantity: int
+    lot: str
+    outcome: Literal["won", "sold_out", "buyer_limit_reached", "refused"]
+
+
+class AllocationOut(Out):
+    """A fair_window sale's public allocation: recompute it with `livecart verify-allocation`."""
+
+    sale_id: int
+    allotted: int
+    per_buyer_limit: int
+    window_ms: int
+    seed: str
+    seed_hash: str
+    entries: list[LotOut]
+    recompute: str

@@ -1,56 +1,29 @@
-"""Flash sales: open one with a link drop, buy through the gate, expire unpaid claims.
-
-The embedded gate. A loser is answered from a per-process sold-out flag without touching the
-database once stock is gone. A winner's purchase is one transaction of conditional statements:
-the claim is inserted first (its unique request key makes a repeated request find the first
-answer), then units are taken from the sale and from the buyer's allowance only if they stay
-within bounds; any refusal rolls the whole transaction back. CHECK constraints on both counters
-make overselling impossible even if this code were wrong. Services never commit.
-"""
+"""Flash sales: open one with a link drop, buy through the gate (`gate.py`), expire unpaid
+claims, publish a fair_window sale's allocation. Services never commit."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import secrets
 from datetime import datetime, timedelta
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.errors import AppError, NotFound, Unauthorized
 from livecart.features.accounts.models import User
 from livecart.features.catalog.models import Variant
 from livecart.features.rooms import service as rooms
-from livecart.features.sales import rules
+from livecart.features.sales import fair, rules
+from livecart.features.sales.gate import Purchase, SaleGate
 from livecart.features.sales.models import FlashSale, SaleClaim
 from livecart.features.sales.repository import SalesRepository
-from livecart.features.sales.schemas import ClaimOut, SaleIn, SaleOut
+from livecart.features.sales.schemas import AllocationOut, ClaimOut, LotOut, SaleIn, SaleOut
 from livecart.kit.clock import as_utc, utcnow
 from livecart.kit.money import Money
 from livecart.realtime import events as ev
-
-EXPIRY_BATCH = 500
-
-
-# Called in the winner's transaction, after its claim is saved: the orders feature makes the
-# order here, so a claim never exists without its order.
-OnWon = Callable[[AsyncSession, SaleClaim, FlashSale], Awaitable[None]]
-
-
-class SaleGate:
-    """Per-process state of the embedded gate: which sales are known to be sold out."""
-
-    def __init__(self, on_won: OnWon | None = None) -> None:
-        self.sold_out: set[int] = set()
-        self.on_won = on_won
 
 
 def terms(sale: FlashSale) -> rules.SaleTerms:
     return rules.SaleTerms(
         sale.allotted, sale.per_buyer_limit, as_utc(sale.opens_at), as_utc(sale.closes_at)
     )
-
-
-def _refused(exc: rules.SaleRefusal) -> AppError:
-    return AppError(exc.code, str(exc), status=exc.status)
 
 
 async def open_sale(
@@ -84,11 +57,15 @@ async def open_sale(
         closes_at=opens_at + timedelta(seconds=data.duration_secs),
         payment_window_secs=data.payment_window_secs,
         mode=data.mode,
+        window_ms=data.window_ms if data.mode == "fair_window" else 0,
         by_user_id=staff.id,
     )
+    if data.mode == "fair_window":
+        sale.seed = secrets.token_hex(32)
+        sale.seed_hash = fair.seed_hash(sale.seed)
     ctx.rooms.session.add(sale)
     await ctx.rooms.session.flush()
-    gate.sold_out.discard(sale.id)  # SQLite may hand out the id of a deleted row again
+    await gate.forget_sale(sale.id)  # SQLite may hand out the id of a deleted row again
     offer = ev.SaleOffer(
         sale_id=sale.id,
         variant_id=variant.id,
@@ -96,6 +73,9 @@ async def open_sale(
         units=sale.allotted,
         per_buyer_limit=sale.per_buyer_limit,
         closes_at=int(sale.closes_at.timestamp() * 1000),
+        mode=sale.mode,
+        window_ms=sale.window_ms,
+        seed_hash=sale.seed_hash,
     )
     dropped = await rooms.drop(ctx, m, product.id, data.countdown_ms, now=now, sale=offer)
     sale.drop_id = dropped.drop_id
@@ -103,7 +83,6 @@ async def open_sale(
 
 
 async def purchase(
-    repo: SalesRepository,
     gate: SaleGate,
     buyer: User | None,
     sale_id: int,
@@ -111,88 +90,12 @@ async def purchase(
     quantity: int,
     key: str,
     now: datetime | None = None,
-) -> tuple[SaleClaim, bool]:
-    """Buy through the gate. Returns the claim and whether this request created it (False: a
-    repeat of an earlier request with the same key, answered as the first time)."""
+) -> Purchase:
+    """Buy through the gate. The claim, and whether this request created it (False: a repeat of
+    an earlier request with the same key, answered as the first time)."""
     if buyer is None:
         raise Unauthorized("Log in to buy.")
-    now = now or utcnow()
-    earlier = await repo.claim_for(sale_id, buyer.id, key)
-    if earlier is not None:
-        return _same_request(earlier, quantity), False
-    if sale_id in gate.sold_out:
-        raise AppError("sold_out", "Sold out.", status=409)
-    sale = await repo.sale(sale_id)
-    if sale is None:
-        raise NotFound("sale", sale_id=sale_id)
-    try:
-        rules.check_attempt(terms(sale), quantity=quantity, now=now)
-    except rules.SaleRefusal as exc:
-        raise _refused(exc) from exc
-    claim = SaleClaim(
-        sale_id=sale.id,
-        buyer_id=buyer.id,
-        idempotency_key=key,
-        quantity=quantity,
-        unit_price_minor=sale.price_minor,
-        status="awaiting_payment",
-        expires_at=now + timedelta(seconds=sale.payment_window_secs),
-        created_at=now,
-    )
-    if not await repo.insert_claim(claim):  # the same request, a moment earlier, got there first
-        earlier = await repo.claim_for(sale_id, buyer.id, key)
-        assert earlier is not None
-        return _same_request(earlier, quantity), False
-    taken = await repo.take_units(sale.id, quantity)
-    if taken is None:
-        left = await repo.units_left(sale.id)
-        if left == 0:  # remember it: later losers need not reach the database
-            gate.sold_out.add(sale.id)
-        raise AppError(
-            "sold_out",
-            "Sold out." if left == 0 else f"Only {left} left.",
-            status=409,
-            data={"left": left},
-        )
-    if not await repo.take_for_buyer(sale.id, buyer.id, quantity, sale.per_buyer_limit):
-        raise AppError(
-            "buyer_limit_reached",
-            f"Each buyer may take at most {sale.per_buyer_limit}.",
-            status=409,
-        )
-    if taken >= sale.allotted:
-        gate.sold_out.add(sale.id)
-    stored = await repo.claim_for(sale_id, buyer.id, key)
-    assert stored is not None
-    if gate.on_won is not None:
-        await gate.on_won(repo.session, stored, sale)
-    return stored, True
-
-
-def _same_request(earlier: SaleClaim, quantity: int) -> SaleClaim:
-    if earlier.quantity != quantity:
-        raise AppError(
-            "idempotency_key_reused",
-            "This idempotency key was used for a different request.",
-            status=422,
-        )
-    return earlier
-
-
-async def expire_overdue(
-    repo: SalesRepository, gate: SaleGate, *, now: datetime | None = None
-) -> dict[int, int]:
-    """Expire unpaid claims past their deadline and give their units back to the sale and to
-    the buyer's allowance. Returns the units returned per sale."""
-    now = now or utcnow()
-    returned: dict[int, int] = {}
-    for claim in await repo.overdue_claims(now, EXPIRY_BATCH):
-        claim.status = "expired"
-        await repo.give_back(claim)
-        returned[claim.sale_id] = returned.get(claim.sale_id, 0) + claim.quantity
-        gate.sold_out.discard(claim.sale_id)
-    await repo.session.flush()
-    return returned
+    return await gate.purchase(buyer.id, sale_id, quantity=quantity, key=key, now=now)
 
 
 def sale_out(sale: FlashSale, product_id: int, *, now: datetime | None = None) -> SaleOut:
@@ -211,6 +114,8 @@ def sale_out(sale: FlashSale, product_id: int, *, now: datetime | None = None) -
         closes_at=sale.closes_at,
         payment_window_secs=sale.payment_window_secs,
         mode=sale.mode,
+        window_ms=sale.window_ms,
+        seed_hash=sale.seed_hash,
         phase=rules.phase(terms(sale), taken=sale.taken, now=now).value,
     )
 
@@ -226,4 +131,40 @@ def claim_out(claim: SaleClaim, currency: str) -> ClaimOut:
         currency=currency,
         status=claim.status,
         expires_at=claim.expires_at,
+    )
+
+
+ALLOCATION_GRACE_SECS = 10.0
+RECOMPUTE = "livecart verify-allocation {url}"
+
+
+async def allocation(
+    repo: SalesRepository, sale: FlashSale, *, url: str, now: datetime | None = None
+) -> AllocationOut:
+    """The seed and the log of a fair_window sale once its window has been decided. (If no
+    process decided it — nobody asked in the window, or the process died — the seed is
+    published a little after the window with an empty log.)"""
+    now = now or utcnow()
+    if sale.mode != "fair_window" or sale.seed is None or sale.seed_hash is None:
+        raise NotFound("allocation", sale_id=sale.id)
+    window_ends = as_utc(sale.opens_at) + timedelta(milliseconds=sale.window_ms)
+    if sale.allocated_at is None:
+        if now < window_ends + timedelta(seconds=ALLOCATION_GRACE_SECS):
+            raise AppError(
+                "allocation_pending",
+                "The fair window has not been decided yet.",
+                status=425,
+                data={"window_ends": window_ends.isoformat()},
+            )
+        sale.allocated_at = now
+    lots = await repo.lots(sale.id)
+    return AllocationOut(
+        sale_id=sale.id,
+        allotted=sale.allotted,
+        per_buyer_limit=sale.per_buyer_limit,
+        window_ms=sale.window_ms,
+        seed=sale.seed,
+        seed_hash=sale.seed_hash,
+        entries=[LotOut.model_validate(lot) for lot in lots],
+        recompute=RECOMPUTE.format(url=url),
     )

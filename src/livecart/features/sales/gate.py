@@ -1,0 +1,307 @@
+"""The flash-sale gate: every purchase attempt, over HTTP or the room connection, comes here.
+
+1. The sale's fixed terms come from a per-process cache (one query per sale per process).
+2. `arbiter.peek`: a loser after sold-out, or a repeat known locally, is answered without
+   touching Redis or the database.
+3. The time window and the quantity (pure rules; a repeat of a won request still gets its claim).
+4. fair_window: during the window the request waits and is decided in lot order at its end.
+5. `arbiter.reserve`: the repeat check, stock, the buyer's limit and the reservation, atomically.
+6. A winner is written by `WinnerWriter` (group commit) and answered only after that commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from livecart.db.uow import SessionFactory, UnitOfWork
+from livecart.errors import AppError, NotFound
+from livecart.features.sales import rules
+from livecart.features.sales.arbiter import (
+    Arbiter,
+    EmbeddedArbiter,
+    Ledger,
+    LedgerReader,
+    Outcome,
+    Reservation,
+    SaleInfo,
+)
+from livecart.features.sales.models import FlashSale, SaleClaim
+from livecart.features.sales.repository import SalesRepository
+from livecart.features.sales.schemas import ClaimOut
+from livecart.features.sales.window import FairWindow
+from livecart.features.sales.writer import ClaimRefused, NewClaim, WinnerWriter
+from livecart.kit.clock import as_utc, utcnow
+from livecart.kit.money import Money
+
+log = logging.getLogger(__name__)
+REPEAT_WAIT_SECS = 3.0  # a repeat of a request whose first answer is still being written
+
+
+@dataclass(frozen=True, slots=True)
+class Purchase:
+    claim: ClaimOut
+    created: bool  # False: a repeat, answered with the first answer
+    left: int
+    show_id: int
+
+
+def sale_info(sale: FlashSale) -> SaleInfo:
+    return SaleInfo(
+        id=sale.id,
+        show_id=sale.show_id,
+        allotted=sale.allotted,
+        per_buyer_limit=sale.per_buyer_limit,
+        opens_at=as_utc(sale.opens_at),
+        closes_at=as_utc(sale.closes_at),
+        price_minor=sale.price_minor,
+        currency=sale.currency,
+        payment_window_secs=sale.payment_window_secs,
+        mode=sale.mode,
+        window_ms=sale.window_ms,
+    )
+
+
+def claim_out(claim: SaleClaim, currency: str) -> ClaimOut:
+    return ClaimOut(
+        id=claim.id,
+        sale_id=claim.sale_id,
+        quantity=claim.quantity,
+        unit_price=Money.from_minor(claim.unit_price_minor, currency).amount,
+        total=Money.from_minor(claim.unit_price_minor * claim.quantity, currency).amount,
+        currency=currency,
+        status=claim.status,
+        expires_at=claim.expires_at,
+    )
+
+
+class SaleGate:
+    def __init__(
+        self,
+        factory: SessionFactory,
+        arbiter_for: Callable[[LedgerReader], Arbiter],
+        *,
+        secret: str,
+    ) -> None:
+        self.factory = factory
+        self.arbiter = arbiter_for(self.read_ledger)
+        self.writer = WinnerWriter(factory)
+        self.secret = secret
+        self._infos: dict[int, SaleInfo] = {}
+        self._windows: dict[int, FairWindow] = {}
+        self._repairs: dict[int, asyncio.Task[None]] = {}
+
+    @property
+    def backend(self) -> str:
+        return self.arbiter.name
+
+    async def info(self, sale_id: int) -> SaleInfo:
+        info = self._infos.get(sale_id)
+        if info is None:
+            async with UnitOfWork(self.factory) as uow:
+                sale = await SalesRepository(uow.session).sale(sale_id)
+            if sale is None:
+                raise NotFound("sale", sale_id=sale_id)
+            info = self._infos[sale_id] = sale_info(sale)
+        return info
+
+    async def read_ledger(self, sale_id: int) -> Ledger:
+        async with UnitOfWork(self.factory) as uow:
+            return await SalesRepository(uow.session).claimed(sale_id)
+
+    def forget(self) -> None:
+        """Drop every cache (tests: ids start again in an empty database)."""
+        self._infos.clear()
+        self._windows.clear()
+        self.arbiter.forget()
+
+    async def forget_sale(self, sale_id: int) -> None:
+        self._infos.pop(sale_id, None)
+        window = self._windows.pop(sale_id, None)
+        if window is not None:
+            window.cancel()
+        await self.arbiter.drop(sale_id)
+
+    async def close(self) -> None:
+        for window in self._windows.values():
+            window.cancel()
+        await self.writer.close()
+        await self.arbiter.close()
+
+    # --- buying -------------------------------------------------------------------------------
+
+    async def purchase(
+        self,
+        buyer_id: int,
+        sale_id: int,
+        *,
+        quantity: int,
+        key: str,
+        now: datetime | None = None,
+        show_id: int | None = None,
+    ) -> Purchase:
+        """`show_id`: the attempt comes from this show's room and must be for one of its sales."""
+        sale = await self.info(sale_id)
+        if show_id is not None and sale.show_id != show_id:
+            raise NotFound("sale", sale_id=sale_id)
+        quick = self.arbiter.peek(sale, buyer_id, key)
+        if quick is not None:
+            return await self._answer(sale, buyer_id, key, quantity, quick)
+        now = now or utcnow()
+        try:
+            rules.check_attempt(sale.terms, quantity=quantity, now=now)
+        except rules.SaleRefusal as exc:
+            earlier = await self.arbiter.lookup(sale, buyer_id, key)
+            if earlier is not None:
+                return await self._repeat(sale, buyer_id, key, quantity, earlier)
+            raise AppError(exc.code, str(exc), status=exc.status) from exc
+        if sale.mode == "fair_window" and now < sale.window_ends:
+            decided = await self.window(sale).enter(buyer_id, key, quantity)
+        else:
+            decided = await self.arbiter.reserve(sale, buyer_id, key, quantity)
+        return await self._answer(sale, buyer_id, key, quantity, decided, now=now)
+
+    def window(self, sale: SaleInfo) -> FairWindow:
+        window = self._windows.get(sale.id)
+        if window is None:
+            window = self._windows[sale.id] = FairWindow(self, sale)
+        return window
+
+    async def _answer(
+        self,
+        sale: SaleInfo,
+        buyer_id: int,
+        key: str,
+        quantity: int,
+        decided: Reservation,
+        *,
+        now: datetime | None = None,
+    ) -> Purchase:
+        if decided.outcome is Outcome.REPEAT:
+            return await self._repeat(sale, buyer_id, key, quantity, decided.quantity)
+        if decided.outcome is Outcome.SOLD_OUT:
+            raise sold_out(decided.left)
+        if decided.outcome is Outcome.LIMIT:
+            raise AppError(
+                "buyer_limit_reached",
+                f"Each buyer may take at most {sale.per_buyer_limit}.",
+                status=409,
+            )
+        now = now or utcnow()
+        claim = NewClaim(
+            sale_id=sale.id,
+            buyer_id=buyer_id,
+            key=key,
+            quantity=quantity,
+            unit_price_minor=sale.price_minor,
+            buyer_limit=sale.per_buyer_limit,
+            expires_at=now + timedelta(seconds=sale.payment_window_secs),
+            created_at=now,
+        )
+        try:
+            claim_id = await self.writer.write(claim)
+        except ClaimRefused:
+            # The database's CHECKs say the arbiter was wrong: undo, repair, and say so.
+            await self.arbiter.release(sale, buyer_id, quantity, key=key)
+            self.repair_soon(sale)
+            raise sold_out(0) from None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Written or not, we cannot tell: the counters are rebuilt from the database.
+            self.repair_soon(sale)
+            raise AppError(
+                "purchase_unconfirmed",
+                "We could not confirm this purchase; send it again with the same key.",
+                status=503,
+            ) from exc
+        if claim_id is None:  # stored before: the arbiter had forgotten it (a Redis restart)
+            await self.arbiter.release(sale, buyer_id, quantity, key=None)
+            return await self._repeat(sale, buyer_id, key, quantity, quantity)
+        out = ClaimOut(
+            id=claim_id,
+            sale_id=sale.id,
+            quantity=quantity,
+            unit_price=Money.from_minor(sale.price_minor, sale.currency).amount,
+            total=Money.from_minor(sale.price_minor * quantity, sale.currency).amount,
+            currency=sale.currency,
+            status="awaiting_payment",
+            expires_at=claim.expires_at,
+        )
+        return Purchase(out, True, decided.left, sale.show_id)
+
+    async def _repeat(
+        self, sale: SaleInfo, buyer_id: int, key: str, quantity: int, earlier: int
+    ) -> Purchase:
+        if earlier != quantity:
+            raise AppError(
+                "idempotency_key_reused",
+                "This idempotency key was used for a different request.",
+                status=422,
+            )
+        deadline = asyncio.get_running_loop().time() + REPEAT_WAIT_SECS
+        while True:
+            async with UnitOfWork(self.factory) as uow:
+                stored = await SalesRepository(uow.session).claim_for(sale.id, buyer_id, key)
+            if stored is not None:
+                return Purchase(claim_out(stored, sale.currency), False, -1, sale.show_id)
+            if asyncio.get_running_loop().time() > deadline:
+                raise AppError(
+                    "purchase_in_progress",
+                    "The first request with this key is still being confirmed; try again.",
+                    status=409,
+                )
+            await asyncio.sleep(0.05)  # the first answer is still being written
+
+    # --- keeping the arbiter right ------------------------------------------------------------
+
+    def repair_soon(self, sale: SaleInfo) -> None:
+        """Reload the arbiter's counters from the database once this process has nothing of
+        the sale still being written."""
+        if sale.id in self._repairs:
+            return
+
+        async def repair() -> None:
+            try:
+                await self.writer.idle()
+                await self.arbiter.load(sale, await self.read_ledger(sale.id))
+            except Exception:
+                log.exception("repairing sale %s from the database failed", sale.id)
+            finally:
+                self._repairs.pop(sale.id, None)
+
+        self._repairs[sale.id] = asyncio.get_running_loop().create_task(repair())
+
+    async def units_returned(self, sale_id: int, buyer_id: int, quantity: int) -> None:
+        """An unpaid claim expired (committed): its units are for sale again."""
+        try:
+            sale = await self.info(sale_id)
+        except NotFound:
+            return
+        await self.arbiter.release(sale, buyer_id, quantity, key=None)
+
+
+def make_gate(factory: SessionFactory, *, backend: str, redis_url: str, secret: str) -> SaleGate:
+    """The gate for `LIVECART_SALE_GATE` (embedded | redis; redis needs REDIS_URL)."""
+    if backend == "embedded":
+        return SaleGate(factory, EmbeddedArbiter, secret=secret)
+    if backend != "redis":
+        raise ValueError(f"unknown sale gate {backend!r} (embedded or redis)")
+    if not redis_url:
+        raise ValueError("LIVECART_SALE_GATE=redis needs REDIS_URL")
+    from livecart.features.sales.redis_arbiter import RedisArbiter
+
+    return SaleGate(factory, lambda read: RedisArbiter(redis_url, read), secret=secret)
+
+
+def sold_out(left: int) -> AppError:
+    left = max(0, left)
+    return AppError(
+        "sold_out",
+        "Sold out." if left == 0 else f"Only {left} left.",
+        status=409,
+        data={"left": left},
+    )

@@ -1,0 +1,128 @@
+"""fair_window in a process: requests of the window's first W ms wait here; at the window's end
+they are decided in lot order by the same arbiter as any other request, the allocation log is
+written (the seed with it becomes public), and each waiting caller gets its decision.
+
+One process decides a window: the embedded gate is one process, and with Redis the requests of
+a window must reach one process (see docs/adr/0003-flash-sale-gate.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import update
+
+from livecart.db.uow import UnitOfWork
+from livecart.errors import AppError
+from livecart.features.sales import fair
+from livecart.features.sales.arbiter import Outcome, Reservation, SaleInfo
+from livecart.features.sales.models import FlashSale, SaleLot
+from livecart.features.sales.repository import SalesRepository
+from livecart.kit.clock import utcnow
+
+if TYPE_CHECKING:
+    from livecart.features.sales.gate import SaleGate
+
+log = logging.getLogger(__name__)
+LOGGED = {
+    Outcome.GRANTED: "won",
+    Outcome.SOLD_OUT: "sold_out",
+    Outcome.LIMIT: "buyer_limit_reached",
+}
+
+
+class FairWindow:
+    def __init__(self, gate: SaleGate, sale: SaleInfo) -> None:
+        self.gate, self.sale = gate, sale
+        self.requests: dict[tuple[int, str], tuple[int, asyncio.Future[Reservation]]] = {}
+        self.closed = False
+        self.done = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, (sale.window_ends - utcnow()).total_seconds())
+        self._timer = loop.call_later(delay, self._close)
+        self._task: asyncio.Task[None] | None = None
+
+    async def enter(self, buyer_id: int, key: str, quantity: int) -> Reservation:
+        if self.closed:  # arrived as the window was being decided: first come from here on
+            return await self.gate.arbiter.reserve(self.sale, buyer_id, key, quantity)
+        found = self.requests.get((buyer_id, key))
+        if found is not None:
+            if found[0] != quantity:
+                raise AppError(
+                    "idempotency_key_reused",
+                    "This idempotency key was used for a different request.",
+                    status=422,
+                )
+            future = found[1]
+        else:
+            future = asyncio.get_running_loop().create_future()
+            self.requests[(buyer_id, key)] = (quantity, future)
+        return await asyncio.shield(future)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+        if self._task is not None:
+            self._task.cancel()
+
+    def _close(self) -> None:
+        self.closed = True
+        self._task = asyncio.get_running_loop().create_task(self._allocate())
+
+    async def _allocate(self) -> None:
+        try:
+            await self._decide()
+        except Exception as exc:
+            log.exception("sale %s: deciding the fair window failed", self.sale.id)
+            for _, future in self.requests.values():
+                if not future.done():
+                    future.set_exception(exc)
+        finally:
+            self.done.set()
+
+    async def _decide(self) -> None:
+        sale = self.sale
+        async with UnitOfWork(self.gate.factory) as uow:
+            row = await SalesRepository(uow.session).sale(sale.id)
+            seed = row.seed if row is not None else None
+        if not seed:
+            raise RuntimeError(f"sale {sale.id} has no seed")
+        ordered = []
+        for (buyer_id, key), (quantity, _) in self.requests.items():
+            name = fair.pseudonym(self.gate.secret, sale.id, buyer_id)
+            digest = fair.key_hash(key)
+            ordered.append((fair.lot(seed, name, digest), name, digest, buyer_id, key, quantity))
+        ordered.sort()
+        decisions: list[tuple[asyncio.Future[Reservation], Reservation]] = []
+        lots = []
+        for position, (lot, name, digest, buyer_id, key, quantity) in enumerate(ordered):
+            decided = await self.gate.arbiter.reserve(sale, buyer_id, key, quantity)
+            decisions.append((self.requests[(buyer_id, key)][1], decided))
+            lots.append(
+                SaleLot(
+                    sale_id=sale.id,
+                    position=position,
+                    pseudonym=name,
+                    key_hash=digest,
+                    quantity=quantity,
+                    lot=lot,
+                    outcome=LOGGED.get(decided.outcome, "refused"),
+                )
+            )
+        await write_allocation(self.gate, sale.id, lots)
+        for future, decided in decisions:
+            if not future.done():
+                future.set_result(decided)
+
+
+async def write_allocation(gate: SaleGate, sale_id: int, lots: list[SaleLot]) -> None:
+    """The allocation log, and the moment from which the seed is public."""
+    async with UnitOfWork(gate.factory) as uow:
+        uow.session.add_all(lots)
+        await uow.session.execute(
+            update(FlashSale)
+            .where(FlashSale.id == sale_id, FlashSale.allocated_at.is_(None))
+            .values(allocated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
