@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from livecart import __version__
 from livecart.config import Settings
 from livecart.db.engine import make_engine, make_session_factory
+from livecart.db.uow import UnitOfWork
 from livecart.features.accounts.routes import router as accounts_router
 from livecart.features.catalog.routes import router as catalog_router
 from livecart.features.orders import cart as order_cart
@@ -21,8 +22,10 @@ from livecart.features.orders import jobs as order_jobs
 from livecart.features.orders.routes import router as orders_router
 from livecart.features.orders.sandbox.bank import Chaos, SandboxProvider
 from livecart.features.rooms.routes import router as rooms_router
+from livecart.features.sales import service as sale_service
 from livecart.features.sales.gate import make_gate
 from livecart.features.sales.models import FlashSale
+from livecart.features.sales.repository import SalesRepository
 from livecart.features.sales.routes import router as sales_router
 from livecart.features.shows.routes import router as shows_router
 from livecart.kit.storage import LocalStorage
@@ -34,6 +37,7 @@ from livecart.web.room_gateway import RoomGateway
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 NOTIFY_PATH = "/api/v1/payments/sandbox/webhook"
+RETURN_UNSOLD_EVERY_SECS = 5.0
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -130,6 +134,7 @@ def background_jobs(app: FastAPI) -> list[asyncio.Task[None]]:
 
     jobs = {
         "expire-orders": (order_jobs.EXPIRY_EVERY_SECS, lambda: expire_orders_once(app)),
+        "return-unsold": (RETURN_UNSOLD_EVERY_SECS, lambda: return_unsold_once(app)),
         "retry-refunds": (
             order_jobs.REFUND_RETRY_EVERY_SECS,
             lambda: order_jobs.retry_refunds_once(factory, provider),
@@ -158,6 +163,12 @@ async def expire_orders_once(app: FastAPI) -> int:
     return await order_jobs.expire_once(
         app.state.session_factory, app.state.payment_provider, units_back
     )
+
+
+async def return_unsold_once(app: FastAPI) -> int:
+    """Closed flash sales give the units they did not sell back to the shelf."""
+    async with UnitOfWork(app.state.session_factory) as uow:
+        return await sale_service.return_unsold(SalesRepository(uow.session))
 
 
 async def stop_realtime(app: FastAPI) -> None:

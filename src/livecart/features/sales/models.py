@@ -23,6 +23,9 @@ class FlashSale(IdMixin, CreatedMixin, Base):
     __tablename__ = "flash_sales"
     __table_args__ = (
         CheckConstraint("taken >= 0 AND taken <= allotted", name="never_oversold"),
+        CheckConstraint(
+            "units_returned >= 0 AND units_returned + taken <= allotted", name="returned_unsold"
+        ),
         CheckConstraint("allotted > 0", name="allotted_positive"),
         CheckConstraint("per_buyer_limit > 0", name="limit_positive"),
         CheckConstraint("mode IN ('first_come', 'fair_window')", name="mode_known"),
@@ -36,6 +39,8 @@ class FlashSale(IdMixin, CreatedMixin, Base):
     currency: Mapped[str] = mapped_column(String(3))
     allotted: Mapped[int] = mapped_column(Integer)
     taken: Mapped[int] = mapped_column(Integer, default=0)
+    # Units moved back to the variant's stock after the sale closed (unsold, or freed later).
+    units_returned: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     per_buyer_limit: Mapped[int] = mapped_column(Integer)
     opens_at: Mapped[datetime] = mapped_column(UtcDateTime)
     closes_at: Mapped[datetime] = mapped_column(UtcDateTime)

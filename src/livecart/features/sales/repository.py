@@ -3,6 +3,8 @@ concurrent buyers cannot take more than there is, on SQLite and PostgreSQL alike
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -94,6 +96,28 @@ class SalesRepository:
             .values(taken=SaleBuyer.taken - claim.quantity)
             .execution_options(synchronize_session=False)
         )
+
+    async def closed_with_surplus(self, now: datetime, limit: int = 100) -> list[FlashSale]:
+        rows = await self.session.scalars(
+            select(FlashSale)
+            .where(
+                FlashSale.closes_at <= now,
+                FlashSale.allotted - FlashSale.taken - FlashSale.units_returned > 0,
+            )
+            .order_by(FlashSale.id)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def mark_returned(self, sale_id: int, seen: int, units: int) -> bool:
+        """Record units moved back, only if no one else did it since `seen` was read."""
+        result = await self.session.execute(
+            update(FlashSale)
+            .where(FlashSale.id == sale_id, FlashSale.units_returned == seen)
+            .values(units_returned=FlashSale.units_returned + units)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
 
     async def claims_of_sale(self, sale_id: int) -> list[SaleClaim]:
         rows = await self.session.scalars(

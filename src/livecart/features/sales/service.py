@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 
 from livecart.errors import AppError, NotFound, Unauthorized
 from livecart.features.accounts.models import User
+from livecart.features.catalog import service as catalog
 from livecart.features.catalog.models import Variant
+from livecart.features.catalog.repository import CatalogRepository
 from livecart.features.rooms import service as rooms
 from livecart.features.sales import fair, rules
 from livecart.features.sales.gate import Purchase, SaleGate
@@ -65,6 +67,14 @@ async def open_sale(
         sale.seed_hash = fair.seed_hash(sale.seed)
     ctx.rooms.session.add(sale)
     await ctx.rooms.session.flush()
+    # The sale's units leave the shelf now, so no other channel can sell them twice.
+    await catalog.change_stock(
+        CatalogRepository(ctx.rooms.session),
+        variant,
+        -sale.allotted,
+        reason="flash_sale",
+        actor=staff,
+    )
     await gate.forget_sale(sale.id)  # SQLite may hand out the id of a deleted row again
     offer = ev.SaleOffer(
         sale_id=sale.id,
@@ -96,6 +106,25 @@ async def purchase(
     if buyer is None:
         raise Unauthorized("Log in to buy.")
     return await gate.purchase(buyer.id, sale_id, quantity=quantity, key=key, now=now)
+
+
+async def return_unsold(repo: SalesRepository, *, now: datetime | None = None) -> int:
+    """After a sale closes, units it did not sell (and units freed later by expired orders) go
+    back to the variant's stock. Returns how many moved."""
+    now = now or utcnow()
+    moved = 0
+    catalog_repo = CatalogRepository(repo.session)
+    for sale in await repo.closed_with_surplus(now):
+        surplus = sale.allotted - sale.taken - sale.units_returned
+        if surplus <= 0 or not await repo.mark_returned(sale.id, sale.units_returned, surplus):
+            continue
+        variant = await catalog_repo.variant(sale.variant_id)
+        if variant is not None:
+            await catalog.change_stock(
+                catalog_repo, variant, surplus, reason="flash_sale_unsold", actor=None
+            )
+            moved += surplus
+    return moved
 
 
 def sale_out(sale: FlashSale, product_id: int, *, now: datetime | None = None) -> SaleOut:
