@@ -195,6 +195,8 @@ def test_cart_checkout_to_paid(new_page: Callable[..., Any], live_server: str) -
 
     # In the room: the show's products, one of them into the cart.
     page.locator("#open-bag").click()
+    expect(page.locator('#bag-list [data-f="add"]')).to_have_text(["加入购物车"])
+    screenshot(page, "orders-room-bag")
     page.locator('#bag-list [data-f="add"]').first.click()
     sheet = page.locator("#buy-sheet")
     add = sheet.locator('[data-f="buy"]')
@@ -224,6 +226,7 @@ def test_cart_checkout_to_paid(new_page: Callable[..., Any], live_server: str) -
     page.locator('button[name="outcome"][value="pay"]').click()
     page.wait_for_url(re.compile(r"/orders/\d+(\?paying=1)?$"))
     expect(page.locator("#order-status")).to_have_text("待发货", timeout=SLOW)
+    order_path = re.sub(r"^https?://[^/]+", "", page.url)
     expect(page.locator("#attribution")).to_have_text("来自直播「周末茶会 Weekend tea」")
     expect(page.locator(".order-total .price")).to_have_text("¥79.80")
 
@@ -240,3 +243,59 @@ def test_cart_checkout_to_paid(new_page: Callable[..., Any], live_server: str) -
     page.goto("/cart")
     expect(page.locator("#cart-empty")).to_be_visible()
     screenshot(page, "orders-cart-empty")
+
+    # The same pages in English.
+    page.goto(f"/lang/en?next={order_path}")
+    expect(page.locator("#order-status")).to_have_text("Paid")
+    expect(page.locator("#attribution")).to_have_text(
+        "Bought in the live show “周末茶会 Weekend tea”"
+    )
+    screenshot(page, "orders-order-en")
+    page.goto("/orders")
+    expect(page.locator(".order-card").first.locator('[data-f="status"]')).to_have_text("Paid")
+    screenshot(page, "orders-list-en")
+
+
+def test_declined_payment_then_cancel(new_page: Callable[..., Any], live_server: str) -> None:
+    from playwright.sync_api import expect
+
+    with httpx.Client(base_url=live_server, timeout=10) as http:
+        setup = shop_and_live_show(http)
+        buyer = api_sign_up(http, "viewer", "Ann")
+        resp = http.post(
+            "/api/v1/checkout",
+            json={
+                "ship_to": {
+                    "name": "Ann Lee",
+                    "phone": "+44 20 7946 0000",
+                    "region": "London",
+                    "address": "1 <b>High</b> Street",
+                },
+                "items": [{"variant_id": setup["product"]["variants"][0]["id"], "quantity": 1}],
+            },
+            headers={**buyer["headers"], "Idempotency-Key": f"decline-{buyer['user']['id']}"},
+        )
+        assert resp.status_code == 201, resp.text
+    order_path = f"/orders/{resp.json()[0]['id']}"
+    page = new_page(locale="en-GB", timezone_id="Europe/London")
+    log_in(page, buyer["email"], order_path)
+    expect(page.locator("#order-status")).to_have_text("Awaiting payment")
+    expect(page.locator("#attribution")).to_have_text("Bought directly")
+    expect(page.locator(".ship-to")).to_contain_text("1 <b>High</b> Street")
+
+    # Declined on the provider's page: the order waits, and says the payment did not go through.
+    page.locator("#pay").click()
+    page.wait_for_url(re.compile(r"/sandbox/pay/"))
+    page.locator('button[name="outcome"][value="decline"]').click()
+    expect(page.locator("#paying")).to_have_text(
+        "The payment did not go through. You can try again.", timeout=SLOW
+    )
+    expect(page.locator("#order-status")).to_have_text("Awaiting payment")
+    screenshot(page, "orders-declined-en")
+
+    # The buyer gives up: cancel (confirmed in the browser's dialog).
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator('[data-act="cancel"]').click()
+    expect(page.locator("#order-status")).to_have_text("Cancelled")
+    expect(page.locator("#pay-form")).to_have_count(0)
+    expect(page.locator('.timeline li[data-step="cancelled"]')).to_be_visible()

@@ -26,7 +26,14 @@ const SHIP_FIELDS = ["name", "phone", "region", "address"];
 const shipKey = () => `lc.ship_to.${page.user?.id || 0}`;
 
 // A field the buyer corrects is no longer marked wrong.
-document.addEventListener("input", (event) => event.target.removeAttribute?.("aria-invalid"));
+document.addEventListener("input", (event) => {
+  event.target.removeAttribute?.("aria-invalid");
+  const form = event.target.form;
+  if (form && !form.querySelector('[aria-invalid="true"]')) {
+    const box = form.querySelector('[data-role="form-error"]');
+    if (box) box.hidden = true;
+  }
+});
 
 export function readShipTo(form) {
   const out = {};
