@@ -119,6 +119,9 @@ def test_flash_sale_to_refund(new_page: Callable[..., Any], live_server: str) ->
     pay_now = sheets[won[0]].locator('[data-f="go"]')
     expect(pay_now).to_have_text("去付款")
     screenshot(winner, "orders-sale-won")
+    sheets[won[0]].locator("[data-close]").click()
+    winner.locator("#buy").click()  # reopened, the sheet still leads to the order
+    expect(pay_now).to_be_visible()
 
     # Pay now: the order has no address yet, so the page asks for one before paying.
     pay_now.click()

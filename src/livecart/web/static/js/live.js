@@ -437,6 +437,9 @@ function saleFor(productId) {
   return state.drop && state.drop.product.id === productId ? state.drop.sale : null;
 }
 
+// The orders of the sales won here (sale id → order id), so "pay now" stays on reopening.
+const wonOrders = new Map();
+
 // A link under the sheet's button: "pay now" after a won sale, "go to cart" after adding.
 function goLink(sheet, href, text, primary = true) {
   let link = field(sheet, "go");
@@ -495,6 +498,8 @@ function setUpSaleButton(sheet, productId, mode) {
   field(sheet, "price").textContent = money(sale.price, state.drop.product.currency);
   note.textContent = t("room.sale_terms", { n: sale.per_buyer_limit });
   let soldOut = false;
+  const won = wonOrders.get(sale.sale_id);
+  if (won) goLink(sheet, `/orders/${won}`, t("room.pay_order"));
   const refresh = () => {
     if (soldOut) {
       button.disabled = true;
@@ -522,6 +527,7 @@ function setUpSaleButton(sheet, productId, mode) {
       say(t("room.won_short"), { kind: "info" });
       try {
         const order = await api("GET", `/api/v1/sales/claims/${claim.id}/order`);
+        wonOrders.set(sale.sale_id, order.id);
         goLink(sheet, `/orders/${order.id}`, t("room.pay_order"));
         button.hidden = true;
       } catch {
