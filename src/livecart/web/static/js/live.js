@@ -304,7 +304,8 @@ function setExplaining(explaining) {
 
 buy.addEventListener("click", () => {
   const current = cardProduct();
-  if (current) openProduct(current.product.id, current.product);
+  // A link drop without a flash sale keeps its placeholder (tests/browser/test_room.py pins it).
+  if (current) openProduct(current.product.id, current.product, current.mode === "drop" ? "view" : "cart");
 });
 
 // --- the product bag and the product sheet -----------------------------------------------------
@@ -353,20 +354,6 @@ function renderBag() {
       field(li, "tag").hidden = !explaining;
       li.classList.toggle("is-explaining", explaining);
       field(li, "view").addEventListener("click", () => openProduct(p.id));
-      if (p.stock_total > 0) {
-        // Into the buyer's cart, attributed to this show: the sheet picks the variant.
-        const add = document.createElement("button");
-        add.type = "button";
-        add.className = "btn btn-ghost btn-sm";
-        add.dataset.f = "add";
-        add.textContent = t("room.add_to_cart");
-        add.addEventListener("click", () => openProduct(p.id, null, "cart"));
-        const actions = document.createElement("span");
-        actions.className = "bag-actions";
-        const view = field(li, "view");
-        view.replaceWith(actions);
-        actions.append(add, view);
-      }
       return li;
     }),
   );
@@ -380,7 +367,7 @@ $("open-bag").addEventListener("click", () => {
   loadLineup();
 });
 
-function openProduct(productId, card, mode = "view") {
+function openProduct(productId, card, mode = "cart") {
   const sheet = $("buy-sheet");
   const product = state.lineup.find((p) => p.id === productId);
   const title = product?.title || card?.title || "";
