@@ -300,3 +300,62 @@ def test_declined_payment_then_cancel(new_page: Callable[..., Any], live_server:
     expect(page.locator("#order-status")).to_have_text("Cancelled")
     expect(page.locator("#pay-form")).to_have_count(0)
     expect(page.locator('.timeline li[data-step="cancelled"]')).to_be_visible()
+
+
+def test_order_lists_load_more(new_page: Callable[..., Any], live_server: str) -> None:
+    from playwright.sync_api import expect
+
+    with httpx.Client(base_url=live_server, timeout=10) as http:
+        setup = shop_and_live_show(http)
+        buyer = api_sign_up(http, "viewer", "常客 Regular")
+        for n in range(11):
+            resp = http.post(
+                "/api/v1/checkout",
+                json={
+                    "ship_to": {
+                        "name": "常客",
+                        "phone": "13900000000",
+                        "region": "北京市",
+                        "address": "朝阳区 1 号",
+                    },
+                    "items": [
+                        {
+                            "variant_id": setup["product"]["variants"][0]["id"],
+                            "quantity": 1,
+                            "source": "live",
+                            "show_id": setup["show"]["id"],
+                        }
+                    ],
+                },
+                headers={**buyer["headers"], "Idempotency-Key": f"many-{buyer['user']['id']}-{n}"},
+            )
+            assert resp.status_code == 201, resp.text
+
+    page = new_page()
+    log_in(page, buyer["email"], "/orders?status=awaiting_payment")
+    cards = page.locator(".order-card")
+    expect(cards).to_have_count(10)
+    expect(cards.first.locator('[data-f="pay"]')).to_be_visible()
+    page.locator("#load-more").click()
+    expect(cards).to_have_count(11)
+    expect(page.locator("#load-more")).to_be_hidden()
+
+    shop = new_page()
+    log_in(shop, setup["merchant"]["email"], f"/merchant/orders?show_id={setup['show']['id']}")
+    cards = shop.locator(".order-card")
+    expect(cards).to_have_count(10)
+    expect(cards.first.locator('[data-f="ship_to"]')).to_contain_text("常客 13900000000")
+    expect(cards.first.locator('[data-act="open-ship"]')).to_be_hidden()  # not paid yet
+    shop.locator("#load-more").click()
+    expect(cards).to_have_count(11)
+    expect(shop.locator('#show-filter select[name="show_id"]')).to_have_value(
+        str(setup["show"]["id"])
+    )
+    shop.locator('.status-tabs a[data-status="paid"]').click()
+    expect(shop.locator("#orders-empty")).to_be_visible()
+    expect(shop.locator("#export-csv")).to_have_attribute(
+        "href", f"/api/v1/merchants/me/orders.csv?status=paid&show_id={setup['show']['id']}"
+    )
+    screenshot(shop, "orders-merchant-empty")
+    shop.locator('.status-tabs a[data-status="refunded"]').click()
+    expect(shop.locator('.status-tabs a[data-status="refunded"]')).to_be_in_viewport()

@@ -87,6 +87,13 @@ export function setImage(root, url, title) {
 
 // --- the list ----------------------------------------------------------------------------------
 
+// The chosen status tab in sight, however far along the row it is.
+const currentTab = document.querySelector('.status-tabs [aria-current="page"]');
+if (currentTab) {
+  const row = currentTab.parentElement;
+  row.scrollLeft += currentTab.getBoundingClientRect().left - row.getBoundingClientRect().left - 16;
+}
+
 const list = document.getElementById("orders-list");
 
 function renderOrder(o) {
