@@ -119,6 +119,9 @@ def test_flash_sale_to_refund(new_page: Callable[..., Any], live_server: str) ->
     pay_now = sheets[won[0]].locator('[data-f="go"]')
     expect(pay_now).to_have_text("去付款")
     screenshot(winner, "orders-sale-won")
+    sheets[won[0]].locator("[data-close]").click()
+    winner.locator("#buy").click()  # reopened, the sheet still leads to the order
+    expect(pay_now).to_be_visible()
 
     # Pay now: the order has no address yet, so the page asks for one before paying.
     pay_now.click()
@@ -195,7 +198,7 @@ def test_cart_checkout_to_paid(new_page: Callable[..., Any], live_server: str) -
 
     # In the room: the show's products, one of them into the cart.
     page.locator("#open-bag").click()
-    page.locator('#bag-list [data-f="add"]').first.click()
+    page.locator('#bag-list [data-f="view"]').first.click()
     sheet = page.locator("#buy-sheet")
     add = sheet.locator('[data-f="buy"]')
     expect(add).to_have_text("加入购物车")
@@ -224,6 +227,7 @@ def test_cart_checkout_to_paid(new_page: Callable[..., Any], live_server: str) -
     page.locator('button[name="outcome"][value="pay"]').click()
     page.wait_for_url(re.compile(r"/orders/\d+(\?paying=1)?$"))
     expect(page.locator("#order-status")).to_have_text("待发货", timeout=SLOW)
+    order_path = re.sub(r"^https?://[^/]+", "", page.url)
     expect(page.locator("#attribution")).to_have_text("来自直播「周末茶会 Weekend tea」")
     expect(page.locator(".order-total .price")).to_have_text("¥79.80")
 
@@ -240,3 +244,118 @@ def test_cart_checkout_to_paid(new_page: Callable[..., Any], live_server: str) -
     page.goto("/cart")
     expect(page.locator("#cart-empty")).to_be_visible()
     screenshot(page, "orders-cart-empty")
+
+    # The same pages in English.
+    page.goto(f"/lang/en?next={order_path}")
+    expect(page.locator("#order-status")).to_have_text("Paid")
+    expect(page.locator("#attribution")).to_have_text(
+        "Bought in the live show “周末茶会 Weekend tea”"
+    )
+    screenshot(page, "orders-order-en")
+    page.goto("/orders")
+    expect(page.locator(".order-card").first.locator('[data-f="status"]')).to_have_text("Paid")
+    screenshot(page, "orders-list-en")
+
+
+def test_declined_payment_then_cancel(new_page: Callable[..., Any], live_server: str) -> None:
+    from playwright.sync_api import expect
+
+    with httpx.Client(base_url=live_server, timeout=10) as http:
+        setup = shop_and_live_show(http)
+        buyer = api_sign_up(http, "viewer", "Ann")
+        resp = http.post(
+            "/api/v1/checkout",
+            json={
+                "ship_to": {
+                    "name": "Ann Lee",
+                    "phone": "+44 20 7946 0000",
+                    "region": "London",
+                    "address": "1 <b>High</b> Street",
+                },
+                "items": [{"variant_id": setup["product"]["variants"][0]["id"], "quantity": 1}],
+            },
+            headers={**buyer["headers"], "Idempotency-Key": f"decline-{buyer['user']['id']}"},
+        )
+        assert resp.status_code == 201, resp.text
+    order_path = f"/orders/{resp.json()[0]['id']}"
+    page = new_page(locale="en-GB", timezone_id="Europe/London")
+    log_in(page, buyer["email"], order_path)
+    expect(page.locator("#order-status")).to_have_text("Awaiting payment")
+    expect(page.locator("#attribution")).to_have_text("Bought directly")
+    expect(page.locator(".ship-to")).to_contain_text("1 <b>High</b> Street")
+
+    # Declined on the provider's page: the order waits, and says the payment did not go through.
+    page.locator("#pay").click()
+    page.wait_for_url(re.compile(r"/sandbox/pay/"))
+    page.locator('button[name="outcome"][value="decline"]').click()
+    expect(page.locator("#paying")).to_have_text(
+        "The payment did not go through. You can try again.", timeout=SLOW
+    )
+    expect(page.locator("#order-status")).to_have_text("Awaiting payment")
+    screenshot(page, "orders-declined-en")
+
+    # The buyer gives up: cancel (confirmed in the browser's dialog).
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator('[data-act="cancel"]').click()
+    expect(page.locator("#order-status")).to_have_text("Cancelled")
+    expect(page.locator("#pay-form")).to_have_count(0)
+    expect(page.locator('.timeline li[data-step="cancelled"]')).to_be_visible()
+
+
+def test_order_lists_load_more(new_page: Callable[..., Any], live_server: str) -> None:
+    from playwright.sync_api import expect
+
+    with httpx.Client(base_url=live_server, timeout=10) as http:
+        setup = shop_and_live_show(http)
+        buyer = api_sign_up(http, "viewer", "常客 Regular")
+        for n in range(11):
+            resp = http.post(
+                "/api/v1/checkout",
+                json={
+                    "ship_to": {
+                        "name": "常客",
+                        "phone": "13900000000",
+                        "region": "北京市",
+                        "address": "朝阳区 1 号",
+                    },
+                    "items": [
+                        {
+                            "variant_id": setup["product"]["variants"][0]["id"],
+                            "quantity": 1,
+                            "source": "live",
+                            "show_id": setup["show"]["id"],
+                        }
+                    ],
+                },
+                headers={**buyer["headers"], "Idempotency-Key": f"many-{buyer['user']['id']}-{n}"},
+            )
+            assert resp.status_code == 201, resp.text
+
+    page = new_page()
+    log_in(page, buyer["email"], "/orders?status=awaiting_payment")
+    cards = page.locator(".order-card")
+    expect(cards).to_have_count(10)
+    expect(cards.first.locator('[data-f="pay"]')).to_be_visible()
+    page.locator("#load-more").click()
+    expect(cards).to_have_count(11)
+    expect(page.locator("#load-more")).to_be_hidden()
+
+    shop = new_page()
+    log_in(shop, setup["merchant"]["email"], f"/merchant/orders?show_id={setup['show']['id']}")
+    cards = shop.locator(".order-card")
+    expect(cards).to_have_count(10)
+    expect(cards.first.locator('[data-f="ship_to"]')).to_contain_text("常客 13900000000")
+    expect(cards.first.locator('[data-act="open-ship"]')).to_be_hidden()  # not paid yet
+    shop.locator("#load-more").click()
+    expect(cards).to_have_count(11)
+    expect(shop.locator('#show-filter select[name="show_id"]')).to_have_value(
+        str(setup["show"]["id"])
+    )
+    shop.locator('.status-tabs a[data-status="paid"]').click()
+    expect(shop.locator("#orders-empty")).to_be_visible()
+    expect(shop.locator("#export-csv")).to_have_attribute(
+        "href", f"/api/v1/merchants/me/orders.csv?status=paid&show_id={setup['show']['id']}"
+    )
+    screenshot(shop, "orders-merchant-empty")
+    shop.locator('.status-tabs a[data-status="refunded"]').click()
+    expect(shop.locator('.status-tabs a[data-status="refunded"]')).to_be_in_viewport()

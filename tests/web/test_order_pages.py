@@ -155,3 +155,14 @@ async def test_list_and_cart_pages(client: httpx.AsyncClient) -> None:
     assert "Scarf &lt;i&gt;night&lt;/i&gt;</option>" in shop.text
     other = await client.get("/merchant/orders?show_id=424242", headers=as_browser(merchant))
     assert page_data(other.text)["show_id"] is None
+
+
+async def test_csv_export_link_works_with_the_page_session(client: httpx.AsyncClient) -> None:
+    placed = await order_in_show(client)
+    shop = await client.get("/merchant/orders", headers=as_browser(placed["merchant"]))
+    match = re.search(r'id="export-csv" download\s+href="([^"]+)"', shop.text)
+    assert match, shop.text[:2000]
+    resp = await client.get(match.group(1), headers=as_browser(placed["merchant"]))
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/csv")
+    assert resp.content.startswith(b"\xef\xbb\xbf")

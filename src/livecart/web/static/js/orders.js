@@ -26,7 +26,14 @@ const SHIP_FIELDS = ["name", "phone", "region", "address"];
 const shipKey = () => `lc.ship_to.${page.user?.id || 0}`;
 
 // A field the buyer corrects is no longer marked wrong.
-document.addEventListener("input", (event) => event.target.removeAttribute?.("aria-invalid"));
+document.addEventListener("input", (event) => {
+  event.target.removeAttribute?.("aria-invalid");
+  const form = event.target.form;
+  if (form && !form.querySelector('[aria-invalid="true"]')) {
+    const box = form.querySelector('[data-role="form-error"]');
+    if (box) box.hidden = true;
+  }
+});
 
 export function readShipTo(form) {
   const out = {};
@@ -79,6 +86,13 @@ export function setImage(root, url, title) {
 }
 
 // --- the list ----------------------------------------------------------------------------------
+
+// The chosen status tab in sight, however far along the row it is.
+const currentTab = document.querySelector('.status-tabs [aria-current="page"]');
+if (currentTab) {
+  const row = currentTab.parentElement;
+  row.scrollLeft += currentTab.getBoundingClientRect().left - row.getBoundingClientRect().left - 16;
+}
 
 const list = document.getElementById("orders-list");
 
