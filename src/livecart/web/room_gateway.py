@@ -194,6 +194,12 @@ class RoomGateway:
                 else _buy_refused(buy, "sales_unavailable", "Sales are not served here.")
             )
             return
+        refused = self.sale_gate.refuse_now(
+            conn.user_id, buy.sale_id, buy.key, show_id=conn.show_id
+        )
+        if refused is not None:  # sold out: answered here, no task
+            conn.send_direct(_buy_refused(buy, refused.code, refused.message, refused.data))
+            return
         task = asyncio.get_running_loop().create_task(
             self._buy_through_gate(conn, conn.user_id, buy, self.sale_gate)
         )

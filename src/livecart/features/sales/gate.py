@@ -91,6 +91,7 @@ class SaleGate:
         self.writer = WinnerWriter(factory)
         self.secret = secret
         self._infos: dict[int, SaleInfo] = {}
+        self._info_loads: dict[int, asyncio.Task[SaleInfo]] = {}
         self._windows: dict[int, FairWindow] = {}
         self._repairs: dict[int, asyncio.Task[None]] = {}
 
@@ -99,13 +100,24 @@ class SaleGate:
         return self.arbiter.name
 
     async def info(self, sale_id: int) -> SaleInfo:
+        """The sale's fixed terms; at the opening thousands ask at once, and one query serves
+        them all."""
         info = self._infos.get(sale_id)
-        if info is None:
-            async with UnitOfWork(self.factory) as uow:
-                sale = await SalesRepository(uow.session).sale(sale_id)
-            if sale is None:
-                raise NotFound("sale", sale_id=sale_id)
-            info = self._infos[sale_id] = sale_info(sale)
+        if info is not None:
+            return info
+        loading = self._info_loads.get(sale_id)
+        if loading is None:
+            loading = asyncio.get_running_loop().create_task(self._load_info(sale_id))
+            self._info_loads[sale_id] = loading
+            loading.add_done_callback(lambda _: self._info_loads.pop(sale_id, None))
+        return await asyncio.shield(loading)
+
+    async def _load_info(self, sale_id: int) -> SaleInfo:
+        async with UnitOfWork(self.factory) as uow:
+            sale = await SalesRepository(uow.session).sale(sale_id)
+        if sale is None:
+            raise NotFound("sale", sale_id=sale_id)
+        info = self._infos[sale_id] = sale_info(sale)
         return info
 
     async def read_ledger(self, sale_id: int) -> Ledger:
@@ -163,6 +175,17 @@ class SaleGate:
         else:
             decided = await self.arbiter.reserve(sale, buyer_id, key, quantity)
         return await self._answer(sale, buyer_id, key, quantity, decided, now=now)
+
+    def refuse_now(self, buyer_id: int, sale_id: int, key: str, *, show_id: int) -> AppError | None:
+        """The sold-out answer if it can be given at once, without a task, an await or any I/O
+        (the common case at a big sale: almost every attempt loses); None otherwise."""
+        sale = self._infos.get(sale_id)
+        if sale is None or sale.show_id != show_id:
+            return None
+        quick = self.arbiter.peek(sale, buyer_id, key)
+        if quick is not None and quick.outcome is Outcome.SOLD_OUT:
+            return sold_out(quick.left)
+        return None
 
     def window(self, sale: SaleInfo) -> FairWindow:
         window = self._windows.get(sale.id)
