@@ -14,7 +14,7 @@ import json
 import sys
 import time
 import uuid
-from typing import Any, cast
+from typing import Any
 
 import orjson
 import uvloop
@@ -100,10 +100,8 @@ async def run(job: dict[str, Any]) -> None:
 
     async def open_one(token: str) -> None:
         async with limit:
-            _, listener = await ws_connect(
-                lambda: Buyer(token, state), job["url"], read_buffer_init_size=1024
-            )
-            buyer = cast(Buyer, listener)
+            buyer = Buyer(token, state)
+            await ws_connect(lambda: buyer, job["url"], read_buffer_init_size=1024)
             buyers.append(buyer)
             for _ in range(HELLO_RETRIES):
                 if await buyer.answered:

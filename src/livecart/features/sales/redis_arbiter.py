@@ -177,6 +177,17 @@ class RedisArbiter:
             asyncio.get_running_loop().create_task(self._flush(sale))
         return await future
 
+    def reserve_now(
+        self, sale: SaleInfo, buyer_id: int, key: str, quantity: int
+    ) -> Reservation | None:
+        return None  # Redis decides
+
+    async def prime(self, sale: SaleInfo) -> None:
+        try:
+            await self._load_missing(sale)
+        except RedisError as exc:
+            log.warning("sale %s: could not prepare Redis: %r", sale.id, exc)
+
     async def _flush(self, sale: SaleInfo) -> None:
         try:
             while pending := self._pending.get(sale.id):
