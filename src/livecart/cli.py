@@ -250,17 +250,33 @@ def add_bench_commands(bench: argparse.ArgumentParser) -> None:
     skew = kinds.add_parser("drop-skew", help="button-unlock spread across viewers' round trips")
     skew.add_argument("--viewers", type=int, default=200)
     skew.add_argument("--rtt-spread", default="10:400", help="MIN:MAX round trip, ms")
-    sale = kinds.add_parser("flash-sale", help="N buyers race for S units over HTTP")
+    sale = kinds.add_parser(
+        "flash-sale", help="N buyers race for S units over HTTP or their open room connections"
+    )
     sale.add_argument("--buyers", type=int, default=10_000)
     sale.add_argument("--stock", type=int, default=1000)
     sale.add_argument(
         "--backend",
-        choices=["embedded"],
+        choices=["embedded", "redis"],
         default="embedded",
-        help="the Redis gate comes with a later release",
+        help="the gate's arbiter (redis: on --redis-url, db 10 by default, with PostgreSQL)",
     )
-    sale.add_argument("--mode", choices=["first_come"], default="first_come")
+    sale.add_argument("--mode", choices=["first_come", "fair_window"], default="first_come")
+    sale.add_argument("--window-ms", type=int, default=200, help="fair_window's W")
+    sale.add_argument(
+        "--transport",
+        choices=["http", "room"],
+        default="http",
+        help="room: buy over room connections opened (and greeted) before the sale",
+    )
     sale.add_argument("--clients", type=int, default=0, help="load-generator processes (2)")
+    for kind in (fan, skew):
+        kind.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
+    sale.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/10",
+        help="the Redis database the benchmark may flush (default db 10)",
+    )
     replay = kinds.add_parser(
         "replay-encode", help="content-adaptive replay encoding against the live rendition"
     )
@@ -268,7 +284,6 @@ def add_bench_commands(bench: argparse.ArgumentParser) -> None:
     replay.add_argument("--json", action="store_true", help="print JSON (the only format)")
     for kind in (fan, skew, sale):
         kind.add_argument("--json", action="store_true", help="print JSON (the only format)")
-        kind.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
         kind.add_argument("--database-url", default="", help="default: a throwaway SQLite file")
 
 

@@ -1,6 +1,6 @@
 """A load-generator process for `bench flash-sale`: keep-alive HTTP/1.1 connections, each firing
 purchase attempts as fast as the answers come. Reads its job as one JSON line on stdin, prints
-`ready`, waits for a `go` line, then prints one JSON line of results."""
+`ready`, waits for a `go SALE_ID` line, then prints one JSON line of results."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ async def _request(
 
 
 async def run(job: dict[str, Any]) -> dict[str, Any]:
-    host, port, sale = job["host"], job["port"], job["sale_id"]
+    host, port = job["host"], job["port"]
     tokens: list[str] = job["tokens"]
     results: list[tuple[int, float, int | None]] = []  # status, seconds, claim id
     queue: asyncio.Queue[str] = asyncio.Queue()
@@ -37,7 +37,8 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
         queue.put_nowait(token)
     conns = [await asyncio.open_connection(host, port) for _ in range(job["connections"])]
     print("ready", flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    sale = int(line.split()[1])
     body = b'{"quantity":1}'
 
     async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -14,9 +14,21 @@ def run_bench(args: argparse.Namespace) -> str:
         clients = args.clients or max(2, math.ceil(args.viewers / 2500))
         result = fanout(args.viewers, args.processes, clients, args.redis_url, args.database_url)
     elif args.bench == "flash-sale":
-        from livecart.bench.flashsale import flash_sale
+        from livecart.bench.flashsale import FlashSaleOptions, flash_sale
 
-        result = flash_sale(args.buyers, args.stock, args.database_url, args.clients or 2)
+        result = flash_sale(
+            FlashSaleOptions(
+                buyers=args.buyers,
+                stock=args.stock,
+                backend=args.backend,
+                mode=args.mode,
+                transport=args.transport,
+                window_ms=args.window_ms,
+                database_url=args.database_url,
+                redis_url=args.redis_url or "redis://127.0.0.1:6379/10",
+                processes=args.clients or 2,
+            )
+        )
     elif args.bench == "replay-encode":
         from livecart.bench.replay import replay_encode
 

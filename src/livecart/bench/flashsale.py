@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import httpx
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 
+from livecart.bench.ceiling import eval_ceiling
 from livecart.bench.fanout import percentile
-from livecart.bench.servers import serve
-from livecart.bench.stage import PASSWORD, live_show
+from livecart.bench.servers import Server, serve
+from livecart.bench.stage import PASSWORD, Stage, live_show
 from livecart.config import Settings
 from livecart.db.engine import make_engine, make_session_factory
 from livecart.features.accounts.models import ApiToken, User
@@ -34,6 +40,54 @@ from livecart.kit.clock import utcnow
 from livecart.kit.ids import hash_secret
 
 BATCH = 5000
+LIVE = ("awaiting_payment", "paid")
+Process = asyncio.subprocess.Process
+
+
+@dataclass(frozen=True)
+class FlashSaleOptions:
+    buyers: int = 10_000
+    stock: int = 1000
+    backend: str = "embedded"  # embedded | redis
+    mode: str = "first_come"  # first_come | fair_window
+    transport: str = "http"  # http | room
+    window_ms: int = 200
+    database_url: str = ""  # default: SQLite (embedded) or a throwaway PostgreSQL database (redis)
+    redis_url: str = "redis://127.0.0.1:6379/10"
+    processes: int = 2
+    connections: int = 32
+
+
+@contextmanager
+def _database(o: FlashSaleOptions, data: Path) -> Iterator[str]:
+    """The database to run on: as given, a SQLite file, or (Redis gate) a throwaway PostgreSQL
+    database that is dropped afterwards."""
+    if o.database_url:
+        yield o.database_url
+    elif o.backend == "embedded":
+        yield f"sqlite:///{data / 'bench.db'}"
+    else:
+        admin = os.environ.get(
+            "LIVECART_BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        )
+        name = f"lc_bench_{secrets.token_hex(4)}"
+        _psql(admin, f'CREATE DATABASE "{name}"')
+        try:
+            yield admin.rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            _psql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _psql(url: str, sql: str) -> None:
+    # Our fixed statements on the maintenance database; no untrusted input.
+    subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True, timeout=60)  # noqa: S603, S607
+
+
+def _flush(redis_url: str) -> None:
+    """Start from an empty Redis database (the benchmark's own: db 10 by default)."""
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()
 
 
 async def make_buyers(database_url: str, count: int) -> list[str]:
@@ -85,74 +139,73 @@ async def make_buyers(database_url: str, count: int) -> list[str]:
 
 
 async def check(database_url: str, sale_id: int, acknowledged: list[int]) -> dict[str, int]:
+    """Correctness from the database alone: nothing oversold, every acknowledged claim stored,
+    no claim twice and no buyer over the limit, and sold + reserved + left = allotted."""
     engine = make_engine(Settings(database_url=database_url).resolved_database_url)
     try:
         async with make_session_factory(engine)() as session:
             sale = await session.get(FlashSale, sale_id)
             assert sale is not None
-            stored = set(
-                await session.scalars(select(SaleClaim.id).where(SaleClaim.sale_id == sale_id))
-            )
-            units = await session.scalar(
-                select(func.coalesce(func.sum(SaleClaim.quantity), 0)).where(
-                    SaleClaim.sale_id == sale_id
+            rows = (
+                await session.execute(
+                    select(
+                        SaleClaim.id, SaleClaim.buyer_id, SaleClaim.quantity, SaleClaim.status
+                    ).where(SaleClaim.sale_id == sale_id)
                 )
-            )
-            over_limit = len(
-                (
-                    await session.execute(
-                        select(SaleClaim.buyer_id)
-                        .where(SaleClaim.sale_id == sale_id)
-                        .group_by(SaleClaim.buyer_id)
-                        .having(func.sum(SaleClaim.quantity) > 1)
-                    )
-                ).all()
-            )
-            return {
-                "oversold": max(0, int(units or 0) - sale.allotted, sale.taken - sale.allotted),
-                "lost_acknowledged": len(set(acknowledged) - stored),
-                "duplicates": len(acknowledged) - len(set(acknowledged)) + over_limit,
-                "counters_agree": int(sale.taken == units),
-            }
+            ).all()
     finally:
         await engine.dispose()
+    stored = {claim_id for claim_id, _, _, _ in rows}
+    live = [(buyer, qty, status) for _, buyer, qty, status in rows if status in LIVE]
+    sold = sum(qty for _, qty, status in live if status == "paid")
+    reserved = sum(qty for _, qty, status in live if status == "awaiting_payment")
+    per_buyer: dict[int, int] = {}
+    for buyer, qty, _ in live:
+        per_buyer[buyer] = per_buyer.get(buyer, 0) + qty
+    over_limit = sum(1 for units in per_buyer.values() if units > sale.per_buyer_limit)
+    left = sale.allotted - sale.taken
+    return {
+        "oversold": max(0, sold + reserved - sale.allotted, sale.taken - sale.allotted),
+        "lost_acknowledged": len(set(acknowledged) - stored),
+        "duplicates": len(acknowledged) - len(set(acknowledged)) + over_limit,
+        "sold": sold,
+        "reserved": reserved,
+        "left": left,
+        "stock_conserved": int(sold + reserved + left == sale.allotted),
+        "counters_agree": int(sale.taken == sold + reserved),
+    }
 
 
-async def fire(
-    base: str, sale_id: int, opens_at: datetime, tokens: list[str], processes: int, connections: int
-) -> tuple[list[list[Any]], float]:
-    url = urlparse(base)
+async def _start_clients(module: str, jobs: list[dict[str, Any]]) -> list[Process]:
     procs = []
-    for i in range(processes):
+    for job in jobs:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "livecart.bench.buyers",
+            module,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             limit=256 * 1024 * 1024,
         )
-        job = {
-            "host": url.hostname,
-            "port": url.port,
-            "sale_id": sale_id,
-            "tokens": tokens[i::processes],
-            "connections": connections,
-        }
-        assert proc.stdin is not None and proc.stdout is not None
+        assert proc.stdin is not None
         proc.stdin.write(json.dumps(job).encode() + b"\n")
         await proc.stdin.drain()
         procs.append(proc)
     for proc in procs:
         assert proc.stdout is not None
-        if (await proc.stdout.readline()).strip() != b"ready":
-            raise RuntimeError("a buyer process failed to start")
+        line = (await proc.stdout.readline()).strip()
+        if line != b"ready":
+            raise RuntimeError(f"a buyer process failed to start: {line.decode()[:500]}")
+    return procs
+
+
+async def _fire(procs: list[Process], sale_id: int, opens_at: datetime) -> tuple[list[Any], float]:
     await asyncio.sleep(max(0.0, (opens_at - datetime.now(UTC)).total_seconds()))
     for proc in procs:
         assert proc.stdin is not None
-        proc.stdin.write(b"go\n")
+        proc.stdin.write(f"go {sale_id}\n".encode())
         await proc.stdin.drain()
-    results: list[list[Any]] = []
+    results: list[Any] = []
     elapsed = 0.0
     for proc in procs:
         assert proc.stdout is not None
@@ -163,56 +216,136 @@ async def fire(
     return results, elapsed
 
 
-def flash_sale(
-    buyers: int, stock: int, database_url: str = "", processes: int = 2, connections: int = 32
-) -> dict[str, Any]:
+def _jobs(
+    transport: str, server: Server, show_id: int, tokens: list[str], processes: int, conns: int
+) -> tuple[str, list[dict[str, Any]]]:
+    if transport == "room":
+        url = f"{server.room_base}/rooms/{show_id}"
+        return "livecart.bench.room_buyers", [
+            {"url": url, "tokens": tokens[i::processes]} for i in range(processes)
+        ]
+    base = urlparse(server.base)
+    return "livecart.bench.buyers", [
+        {
+            "host": base.hostname,
+            "port": base.port,
+            "tokens": tokens[i::processes],
+            "connections": conns,
+        }
+        for i in range(processes)
+    ]
+
+
+def _normalise(transport: str, results: list[Any]) -> list[tuple[bool, float, int | None, str]]:
+    """(won, seconds, claim id, outcome) from either client's report."""
+    if transport == "room":
+        return [(bool(ok), secs, claim, code or "won") for ok, secs, claim, code in results]
+    return [(status == 201, secs, claim, str(status)) for status, secs, claim in results]
+
+
+def flash_sale(options: FlashSaleOptions) -> dict[str, Any]:
+    o = options
     with tempfile.TemporaryDirectory(prefix="livecart-bench-") as tmp:
         data = Path(tmp)
-        database_url = database_url or f"sqlite:///{data / 'bench.db'}"
-        with serve(database_url, data, log_level="warning", REDIS_URL="") as server:
-            stage = live_show(server.base, stock=max(stock, 1000))
-            tokens = asyncio.run(make_buyers(database_url, buyers))
-            with httpx.Client(base_url=server.base, timeout=30) as http:
-                resp = http.post(
-                    f"/api/v1/shows/{stage.show_id}/sales",
-                    headers={"Authorization": f"Bearer {stage.host_token}"},
-                    json={
-                        "variant_id": stage.variant_id,
-                        "price": "1.00",
-                        "units": stock,
-                        "per_buyer_limit": 1,
-                        "countdown_ms": 3000,
-                        "duration_secs": 3600,
-                    },
+        with _database(o, data) as database_url:
+            env = {"REDIS_URL": "", "LIVECART_SALE_GATE": o.backend}
+            if o.backend == "redis":
+                _flush(o.redis_url)
+                env["REDIS_URL"] = o.redis_url
+            with serve(database_url, data, log_level="warning", **env) as server:
+                stage = live_show(server.base, stock=max(o.stock, 1000))
+                tokens = asyncio.run(make_buyers(database_url, o.buyers))
+                module, jobs = _jobs(
+                    o.transport, server, stage.show_id, tokens, o.processes, o.connections
                 )
-                resp.raise_for_status()
-                sale = resp.json()
-            opens_at = datetime.fromisoformat(sale["opens_at"])
-            results, elapsed = asyncio.run(
-                fire(server.base, sale["id"], opens_at, tokens, processes, connections)
-            )
-            acknowledged = [claim for status, _, claim in results if status == 201]
-            verdict = asyncio.run(check(database_url, sale["id"], acknowledged))
-    latencies = [seconds * 1000 for _, seconds, _ in results]
-    wins = [seconds * 1000 for status, seconds, _ in results if status == 201]
-    statuses: dict[str, int] = {}
-    for status, _, _ in results:
-        statuses[str(status)] = statuses.get(str(status), 0) + 1
+                figures = asyncio.run(_run_sale(o, server, stage, module, jobs, database_url))
+                figures["server_log_errors"] = server.log.read_text().count("Traceback")
+    if o.backend == "redis":
+        figures["redis_eval_ceiling_per_s"] = eval_ceiling(o.redis_url)
+        figures["us_per_attempt_at_ceiling"] = round(1e6 / figures["redis_eval_ceiling_per_s"], 1)
+    return figures
+
+
+async def _run_sale(
+    o: FlashSaleOptions,
+    server: Server,
+    stage: Stage,
+    module: str,
+    jobs: list[dict[str, Any]],
+    database_url: str,
+) -> dict[str, Any]:
+    procs = await _start_clients(module, jobs)  # connected (and greeted) before the sale
+    async with httpx.AsyncClient(base_url=server.base, timeout=30) as http:
+        body: dict[str, Any] = {
+            "variant_id": stage.variant_id,
+            "price": "1.00",
+            "units": o.stock,
+            "per_buyer_limit": 1,
+            "countdown_ms": 2000,
+            "duration_secs": 3600,
+            "mode": o.mode,
+        }
+        if o.mode == "fair_window":
+            body["window_ms"] = o.window_ms
+        resp = await http.post(
+            f"/api/v1/shows/{stage.show_id}/sales",
+            headers={"Authorization": f"Bearer {stage.host_token}"},
+            json=body,
+        )
+        resp.raise_for_status()
+        sale = resp.json()
+    results, elapsed = await _fire(procs, sale["id"], datetime.fromisoformat(sale["opens_at"]))
+    answers = _normalise(o.transport, results)
+    acknowledged = [claim for won, _, claim, _ in answers if won and claim is not None]
+    verdict = await check(database_url, sale["id"], acknowledged)
+    if o.backend == "redis":
+        verdict.update(await _gate_agrees(database_url, o.redis_url, sale["id"]))
+    latencies = [secs * 1000 for _, secs, _, _ in answers]
+    wins = [secs * 1000 for won, secs, _, _ in answers if won]
+    outcomes: dict[str, int] = {}
+    for _, _, _, outcome in answers:
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    client = (
+        f"python picows, {o.processes} processes, one open room connection per buyer "
+        "(connect and hello not timed)"
+        if o.transport == "room"
+        else f"python asyncio, {o.processes} processes x {o.connections} keep-alive connections"
+    )
     return {
-        "backend": "embedded",
+        "backend": o.backend,
         "database": "postgresql" if database_url.startswith("postgres") else "sqlite",
-        "mode": "first_come",
-        "buyers": buyers,
-        "stock": stock,
-        "client": f"python asyncio, {processes} processes x {connections} keep-alive connections",
-        "attempts_per_s": round(len(results) / elapsed) if elapsed else None,
-        "us_per_attempt": round(elapsed * 1e6 / len(results), 1) if results else None,
+        "mode": o.mode,
+        "transport": o.transport,
+        "buyers": o.buyers,
+        "stock": o.stock,
+        "client": client,
+        "attempts": len(answers),
+        "attempts_per_s": round(len(answers) / elapsed) if elapsed else None,
+        "us_per_attempt": round(elapsed * 1e6 / len(answers), 1) if answers else None,
         "p50_ms": round(percentile(latencies, 50), 2),
         "p99_ms": round(percentile(latencies, 99), 2),
-        "winner_p99_ms": round(percentile(wins, 99), 2),
+        "winner_p99_ms": round(percentile(wins, 99), 2) if wins else None,
         "won": len(acknowledged),
-        "statuses": statuses,
+        "outcomes": outcomes,
         **verdict,
-        "elapsed_s": round(elapsed, 2),
+        "elapsed_s": round(elapsed, 3),
+        "machine": f"{os.cpu_count()} cores, shared with other work during measurement",
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+async def _gate_agrees(database_url: str, redis_url: str, sale_id: int) -> dict[str, int]:
+    """The reconciler's verdict for the Redis gate after the run."""
+    from livecart.features.sales.gate import make_gate
+    from livecart.features.sales.reconcile import reconcile
+
+    engine = make_engine(Settings(database_url=database_url).resolved_database_url)
+    factory = make_session_factory(engine)
+    secret = secrets.token_hex(8)  # pseudonyms play no part in reconciling
+    gate = make_gate(factory, backend="redis", redis_url=redis_url, secret=secret)
+    try:
+        report = await reconcile(gate, sale_id)
+    finally:
+        await gate.close()
+        await engine.dispose()
+    return {"gate_agrees": int(report.agree)}

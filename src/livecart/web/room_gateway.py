@@ -31,6 +31,7 @@ from livecart.features.accounts.repository import AccountsRepository
 from livecart.features.rooms import service as rooms
 from livecart.features.rooms.repository import RoomsRepository
 from livecart.features.rooms.snapshot import build_snapshot
+from livecart.features.sales.arbiter import Reservation, SaleInfo
 from livecart.features.sales.gate import SaleGate
 from livecart.realtime import events as ev
 from livecart.realtime.frames import text_frame
@@ -194,19 +195,34 @@ class RoomGateway:
                 else _buy_refused(buy, "sales_unavailable", "Sales are not served here.")
             )
             return
+        decided = self.sale_gate.decide_now(
+            conn.user_id, buy.sale_id, buy.key, quantity=buy.quantity, show_id=conn.show_id
+        )
+        if isinstance(decided, AppError):  # answered here, no task: most attempts at a big sale
+            conn.send_direct(_buy_refused(buy, decided.code, decided.message, decided.data))
+            return
         task = asyncio.get_running_loop().create_task(
-            self._buy_through_gate(conn, conn.user_id, buy, self.sale_gate)
+            self._buy_through_gate(conn, conn.user_id, buy, self.sale_gate, decided)
         )
         self._buying.add(task)
         task.add_done_callback(self._buying.discard)
 
     async def _buy_through_gate(
-        self, conn: RoomConnection, user_id: int, buy: ev.Buy, gate: SaleGate
+        self,
+        conn: RoomConnection,
+        user_id: int,
+        buy: ev.Buy,
+        gate: SaleGate,
+        decided: tuple[SaleInfo, Reservation] | None,
     ) -> None:
         try:
-            bought = await gate.purchase(
-                user_id, buy.sale_id, quantity=buy.quantity, key=buy.key, show_id=conn.show_id
-            )
+            if decided is not None:  # granted in the frame handler: write it
+                sale, granted = decided
+                bought = await gate.finish(sale, user_id, buy.key, buy.quantity, granted)
+            else:
+                bought = await gate.purchase(
+                    user_id, buy.sale_id, quantity=buy.quantity, key=buy.key, show_id=conn.show_id
+                )
         except AppError as exc:
             conn.send_direct(_buy_refused(buy, exc.code, exc.message, exc.data))
             return

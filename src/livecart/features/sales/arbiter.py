@@ -86,6 +86,16 @@ class Arbiter(Protocol):
         self, sale: SaleInfo, buyer_id: int, key: str, quantity: int
     ) -> Reservation: ...
 
+    def reserve_now(
+        self, sale: SaleInfo, buyer_id: int, key: str, quantity: int
+    ) -> Reservation | None:
+        """`reserve` without waiting, when the arbiter can decide in memory; else None."""
+        ...
+
+    async def prime(self, sale: SaleInfo) -> None:
+        """Have the sale's counters ready before its first attempt."""
+        ...
+
     async def release(
         self, sale: SaleInfo, buyer_id: int, quantity: int, *, key: str | None
     ) -> None:
@@ -151,8 +161,21 @@ class EmbeddedArbiter:
         return (await self._ledger(sale)).requests.get((buyer_id, key))
 
     async def reserve(self, sale: SaleInfo, buyer_id: int, key: str, quantity: int) -> Reservation:
-        ledger = await self._ledger(sale)
-        # From here to the return there is no await: nothing else runs in between.
+        return self._decide(await self._ledger(sale), sale, buyer_id, key, quantity)
+
+    def reserve_now(
+        self, sale: SaleInfo, buyer_id: int, key: str, quantity: int
+    ) -> Reservation | None:
+        ledger = self._ledgers.get(sale.id)
+        return None if ledger is None else self._decide(ledger, sale, buyer_id, key, quantity)
+
+    async def prime(self, sale: SaleInfo) -> None:
+        await self._ledger(sale)
+
+    def _decide(
+        self, ledger: Ledger, sale: SaleInfo, buyer_id: int, key: str, quantity: int
+    ) -> Reservation:
+        # No await in here: on one event loop nothing else runs in between.
         earlier = ledger.requests.get((buyer_id, key))
         left = sale.allotted - ledger.taken
         if earlier is not None:

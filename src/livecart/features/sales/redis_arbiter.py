@@ -1,4 +1,4 @@
-"""The scale-out arbiter: one Lua script per attempt over the sale's keys in Redis.
+"""The scale-out arbiter: one Lua script over the sale's keys in Redis decides a batch of attempts.
 
 Keys share the hash tag `{sale:<id>}`, so a sale lives in one Redis Cluster slot and the script
 may touch all of them: `…:state` (allotted, limit, taken), `…:buyers` (buyer → units) and
@@ -14,10 +14,11 @@ repeat of a winning request always finds its claim.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -33,25 +34,49 @@ from livecart.features.sales.arbiter import (
     SaleInfo,
 )
 
-SOLD_OUT_TTL_SECS = 1.0  # how stale a process's sold-out flag may be (units returned by expiry)
+POOL_CONNECTIONS = 32
+POOL_WAIT_SECS = 10.0
+SOLD_OUT_TTL_SECS = 1.0
+log = logging.getLogger(
+    __name__
+)  # how stale a process's sold-out flag may be (units returned by expiry)
 
-# KEYS: state, buyers, reqs. ARGV: buyer, request field (buyer:key), quantity.
-# Returns {code, left, quantity}: -1 keys missing, 0 sold out, 1 granted, 2 repeat, 3 limit.
+# KEYS: state, buyers, reqs. ARGV: n, then n (buyer, request field `buyer:key`, quantity), in
+# arrival order. Returns {-1} when the keys are missing, else {results, sold_out, holders}:
+# results are n (code, left, quantity) — 0 sold out, 1 granted, 2 repeat, 3 over the limit —
+# and, when the sale is sold out, every buyer holding units (their repeats must still come here).
 RESERVE_LUA = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, 0, 0} end
-local earlier = redis.call('HGET', KEYS[3], ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1} end
 local s = redis.call('HMGET', KEYS[1], 'allotted', 'taken', 'limit')
 local allotted, taken, limit = tonumber(s[1]), tonumber(s[2]), tonumber(s[3])
-if earlier then return {2, allotted - taken, tonumber(earlier)} end
-local q = tonumber(ARGV[3])
-if taken + q > allotted then return {0, allotted - taken, 0} end
-local held = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
-if held + q > limit then return {3, allotted - taken, 0} end
-redis.call('HINCRBY', KEYS[1], 'taken', q)
-redis.call('HINCRBY', KEYS[2], ARGV[1], q)
-redis.call('HSET', KEYS[3], ARGV[2], q)
-return {1, allotted - taken - q, q}
+local start = taken
+local out = {}
+for i = 0, tonumber(ARGV[1]) - 1 do
+  local buyer, field, q = ARGV[2 + 3 * i], ARGV[3 + 3 * i], tonumber(ARGV[4 + 3 * i])
+  local earlier = redis.call('HGET', KEYS[3], field)
+  local code, got = 0, 0
+  if earlier then
+    code, got = 2, tonumber(earlier)
+  elseif taken + q <= allotted then
+    local held = tonumber(redis.call('HGET', KEYS[2], buyer) or '0')
+    if held + q > limit then
+      code = 3
+    else
+      taken = taken + q
+      redis.call('HINCRBY', KEYS[2], buyer, q)
+      redis.call('HSET', KEYS[3], field, q)
+      code, got = 1, q
+    end
+  end
+  out[#out + 1] = code
+  out[#out + 1] = allotted - taken
+  out[#out + 1] = got
+end
+if taken ~= start then redis.call('HSET', KEYS[1], 'taken', taken) end
+if taken >= allotted then return {out, 1, redis.call('HKEYS', KEYS[2])} end
+return {out, 0, {}}
 """
+MAX_BATCH = 512
 
 # KEYS: state, buyers, reqs. ARGV: buyer, quantity, request field or ''.
 RELEASE_LUA = """
@@ -84,6 +109,9 @@ return 1
 """
 
 
+Attempt = tuple[int, str, int, "asyncio.Future[Reservation]"]  # buyer, field, quantity, answer
+
+
 def sale_keys(sale_id: int) -> list[str]:
     tag = f"livecart:{{sale:{sale_id}}}"
     return [f"{tag}:state", f"{tag}:buyers", f"{tag}:reqs"]
@@ -101,18 +129,25 @@ class RedisArbiter:
     name = "redis"
 
     def __init__(self, url: str, read_ledger: LedgerReader) -> None:
-        self.redis: Redis = Redis.from_url(
+        # A bounded pool: at the opening thousands of attempts arrive at once, and one
+        # connection each would be thousands of sockets (and Redis' maxclients) for no gain —
+        # Redis runs scripts one at a time anyway.
+        pool = BlockingConnectionPool.from_url(
             url,
+            max_connections=POOL_CONNECTIONS,
+            timeout=POOL_WAIT_SECS,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=5),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
             socket_timeout=5,
         )
+        self.redis: Redis = Redis.from_pool(pool)  # closing the client closes the pool
         self._read_ledger = read_ledger
         self._reserve = self.redis.register_script(RESERVE_LUA)
         self._release = self.redis.register_script(RELEASE_LUA)
         self._load = self.redis.register_script(LOAD_LUA)
         self._sold_out: dict[int, tuple[float, set[int]]] = {}  # sale → (fresh until, holders)
-        self._refreshing: set[int] = set()
+        self._pending: dict[int, list[Attempt]] = {}
+        self._flushing: set[int] = set()
         self._loading: dict[int, asyncio.Lock] = {}
 
     def peek(self, sale: SaleInfo, buyer_id: int, key: str) -> Reservation | None:
@@ -132,42 +167,72 @@ class RedisArbiter:
         return None if earlier is None else int(earlier)
 
     async def reserve(self, sale: SaleInfo, buyer_id: int, key: str, quantity: int) -> Reservation:
-        keys = sale_keys(sale.id)
-        args: list[int | str] = [buyer_id, _field(buyer_id, key), quantity]
-        try:
-            code, left, earlier = await self._reserve(keys=keys, args=args)
-            if code == -1:  # Redis lost the sale: rebuild it from the database, then try again
-                await self._load_missing(sale)
-                code, left, earlier = await self._reserve(keys=keys, args=args)
-        except RedisError as exc:
-            raise unavailable() from exc
-        if code == 1:
-            return Reservation(Outcome.GRANTED, int(left), int(earlier))
-        if code == 2:
-            return Reservation(Outcome.REPEAT, int(left), int(earlier))
-        if code == 3:
-            return Reservation(Outcome.LIMIT, int(left))
-        if code == 0:
-            if int(left) <= 0:
-                await self._flag_sold_out(sale)
-            return Reservation(Outcome.SOLD_OUT, int(left))
-        raise unavailable()
+        """Queued and decided with the others that arrive meanwhile: one script call per batch
+        (in arrival order), so Redis round trips do not limit attempts per second."""
+        future: asyncio.Future[Reservation] = asyncio.get_running_loop().create_future()
+        waiting = self._pending.setdefault(sale.id, [])
+        waiting.append((buyer_id, _field(buyer_id, key), quantity, future))
+        if sale.id not in self._flushing:
+            self._flushing.add(sale.id)
+            asyncio.get_running_loop().create_task(self._flush(sale))
+        return await future
 
-    async def _flag_sold_out(self, sale: SaleInfo) -> None:
-        """Remember that the sale is sold out, with every buyer who holds units in it (their
-        repeats must still reach the script). One refresh at a time per sale."""
-        flag = self._sold_out.get(sale.id)
-        if (flag is not None and flag[0] >= time.monotonic()) or sale.id in self._refreshing:
-            return
-        self._refreshing.add(sale.id)
+    def reserve_now(
+        self, sale: SaleInfo, buyer_id: int, key: str, quantity: int
+    ) -> Reservation | None:
+        return None  # Redis decides
+
+    async def prime(self, sale: SaleInfo) -> None:
         try:
-            holders = await self.redis.hkeys(sale_keys(sale.id)[1])
+            await self._load_missing(sale)
+        except RedisError as exc:
+            log.warning("sale %s: could not prepare Redis: %r", sale.id, exc)
+
+    async def _flush(self, sale: SaleInfo) -> None:
+        try:
+            while pending := self._pending.get(sale.id):
+                batch = pending[:MAX_BATCH]
+                del pending[:MAX_BATCH]
+                decided: list[Reservation | Exception]
+                try:
+                    decided = list(await self._decide(sale, batch))
+                except RedisError as exc:
+                    log.warning("sale %s: Redis refused %d attempts: %r", sale.id, len(batch), exc)
+                    decided = [unavailable() for _ in batch]
+                except Exception as exc:
+                    log.exception("sale %s: deciding %d attempts failed", sale.id, len(batch))
+                    decided = [exc for _ in batch]
+                for (_, _, _, future), answer in zip(batch, decided, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(answer, Exception):
+                        future.set_exception(answer)
+                    else:
+                        future.set_result(answer)
+        finally:
+            self._flushing.discard(sale.id)
+            self._pending.pop(sale.id, None)
+
+    async def _decide(self, sale: SaleInfo, batch: list[Attempt]) -> list[Reservation]:
+        args: list[int | str] = [len(batch)]
+        for buyer_id, field, quantity, _ in batch:
+            args += [buyer_id, field, quantity]
+        keys = sale_keys(sale.id)
+        reply = await self._reserve(keys=keys, args=args)
+        if reply[0] == -1:  # Redis lost the sale: rebuild it from the database, then try again
+            await self._load_missing(sale)
+            reply = await self._reserve(keys=keys, args=args)
+        out, sold, holders = reply
+        if sold:
             self._sold_out[sale.id] = (
                 time.monotonic() + SOLD_OUT_TTL_SECS,
                 {int(b) for b in holders},
             )
-        finally:
-            self._refreshing.discard(sale.id)
+        outcomes = (Outcome.SOLD_OUT, Outcome.GRANTED, Outcome.REPEAT, Outcome.LIMIT)
+        return [
+            Reservation(outcomes[int(out[i])], int(out[i + 1]), int(out[i + 2]))
+            for i in range(0, len(out), 3)
+        ]
 
     async def _load_missing(self, sale: SaleInfo) -> None:
         lock = self._loading.setdefault(sale.id, asyncio.Lock())

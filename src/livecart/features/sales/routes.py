@@ -57,8 +57,14 @@ async def open_sale(
     m = await member(ctx, show_id, user)
     if m.role.value == "viewer":
         raise NotFound("show", show_id=show_id)
-    sale = await service.open_sale(ctx, m, data, request.app.state.sale_gate)
+    gate = request.app.state.sale_gate
+    sale = await service.open_sale(ctx, m, data, gate)
     _announce_stock(uow, request.app.state.hub, sale)
+
+    async def prime(sale_id: int = sale.id) -> None:  # committed: get ready for the opening
+        await gate.prime(sale_id)
+
+    uow.after_commit(prime)
     return service.sale_out(sale, await _product_id(uow, sale))
 
 
