@@ -32,6 +32,8 @@ fi
 if [ "${1:-}" = "--dev" ]; then
   "$VENV/bin/python" -m pip install -q -e '.[dev]'
   if [ ! -x /usr/bin/chromium ]; then apt_install chromium; fi
+  # A CJK font, so that screenshots of the Chinese pages show text and not empty boxes.
+  if ! fc-list 2>/dev/null | grep -qi "wenquanyi\|noto sans cjk"; then apt_install fonts-wqy-microhei; fi
 else
   "$VENV/bin/python" -m pip install -q -e .
 fi
