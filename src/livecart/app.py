@@ -15,6 +15,8 @@ from livecart.config import Settings
 from livecart.db.engine import make_engine, make_session_factory
 from livecart.features.accounts.routes import router as accounts_router
 from livecart.features.catalog.routes import router as catalog_router
+from livecart.features.media import routes as media_routes
+from livecart.features.media.node import MediaNode
 from livecart.features.rooms.routes import router as rooms_router
 from livecart.features.sales import jobs as sale_jobs
 from livecart.features.sales.routes import router as sales_router
@@ -30,7 +32,8 @@ from livecart.web.room_gateway import RoomGateway
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, ingest: bool = False) -> FastAPI:
+    """The app; with `ingest` (livecart serve) its lifespan also runs nginx-rtmp and packagers."""
     settings = settings or Settings()
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
@@ -38,9 +41,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await start_realtime(app)
+        await app.state.media.start(ingest=ingest)
         try:
             yield
         finally:
+            await app.state.media.close()
             await stop_realtime(app)
             await engine.dispose()
 
@@ -62,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.room_gateway = RoomGateway(
         app.state.hub, app.state.session_factory, fast_transport=settings.room_fast_transport
     )
+    app.state.media = MediaNode(settings, app.state.session_factory, app.state.hub)
     install_error_handlers(app)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -74,6 +80,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         shows_router,
         rooms_router,
         sales_router,
+        media_routes.router,
+        media_routes.hooks,
+        media_routes.files,
         pages.router,
     ):
         app.include_router(router)

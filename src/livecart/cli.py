@@ -56,6 +56,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.room_port is not None:
         settings = settings.model_copy(update={"room_port": args.room_port})
+    # nginx-rtmp calls back on this port (see features/media/nginx.py).
+    settings = settings.model_copy(update={"http_port": args.port})
     if not _port_free(settings.room_host, settings.room_port):
         print(
             f"error: the room connection's port {settings.room_port} is in use; choose another "
@@ -68,7 +70,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         _seed(settings)
     print(f"livecart on http://{args.host}:{args.port}  (API docs at /docs)")
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, ingest=True),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
@@ -109,6 +111,25 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_media_config(args: argparse.Namespace, settings: Settings) -> int:
+    from livecart.features.media.nginx import render_config
+
+    if args.rtmp_port is not None:
+        settings = settings.model_copy(update={"rtmp_port": args.rtmp_port})
+    settings = settings.model_copy(update={"http_port": args.http_port})
+    text = render_config(settings)
+    if args.write:
+        from pathlib import Path
+
+        path = Path(args.write)
+        path.write_text(text)
+        path.chmod(0o600)  # the callback URLs carry the hook secret
+        print(f"wrote {path}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace, _settings: Settings) -> int:
     from livecart.bench.cli import run_bench
 
@@ -144,6 +165,17 @@ def build_parser() -> argparse.ArgumentParser:
     admin.add_argument("--name", default="Admin")
     admin.add_argument("--password", help="else LIVECART_ADMIN_PASSWORD, stdin or a prompt")
     admin.set_defaults(func=cmd_create_admin)
+    media = sub.add_parser("media", help="live video: the ingest's nginx-rtmp configuration")
+    media_sub = media.add_subparsers(dest="media_command", required=True)
+    config = media_sub.add_parser(
+        "config", help="print (or --write) the nginx.conf that `livecart serve` runs"
+    )
+    config.add_argument("--write", metavar="PATH", help="write it to PATH instead of printing")
+    config.add_argument("--rtmp-port", type=int, default=None, help="default 1935")
+    config.add_argument(
+        "--http-port", type=int, default=8000, help="the port livecart serve listens on"
+    )
+    config.set_defaults(func=cmd_media_config)
     bench = sub.add_parser("bench", help="benchmarks; each prints one JSON line")
     add_bench_commands(bench)
     bench.set_defaults(func=cmd_bench)

@@ -2,8 +2,9 @@
 
 from livecart.features.accounts import models as accounts
 from livecart.features.catalog import models as catalog
+from livecart.features.media import models as media
 from livecart.features.rooms import models as rooms
 from livecart.features.sales import models as sales
 from livecart.features.shows import models as shows
 
-__all__ = ["accounts", "catalog", "rooms", "sales", "shows"]
+__all__ = ["accounts", "catalog", "media", "rooms", "sales", "shows"]

@@ -21,6 +21,7 @@ JS_GROUPS = (
     "state.",
     "room.",
     "console.",
+    "replay.",
 )
 
 
