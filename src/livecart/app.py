@@ -24,7 +24,7 @@ from livecart.features.sales.service import SaleGate
 from livecart.features.shows.routes import router as shows_router
 from livecart.kit.storage import LocalStorage
 from livecart.realtime.hub import make_hub
-from livecart.web import pages
+from livecart.web import media_pages, pages
 from livecart.web.errors import install_error_handlers
 from livecart.web.limits import BodyLimitMiddleware
 from livecart.web.room_gateway import RoomGateway
@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool = False) -> Fas
         media_routes.hooks,
         media_routes.files,
         pages.router,
+        media_pages.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -207,7 +207,11 @@ def add_bench_commands(bench: argparse.ArgumentParser) -> None:
     )
     sale.add_argument("--mode", choices=["first_come"], default="first_come")
     sale.add_argument("--clients", type=int, default=0, help="load-generator processes (2)")
-    for kind in (fan, skew, sale):
+    glass = kinds.add_parser(
+        "glass-to-glass", help="capture → display delay of live video through nginx-rtmp and HLS"
+    )
+    glass.add_argument("--seconds", type=float, default=20.0, help="how long to measure")
+    for kind in (fan, skew, sale, glass):
         kind.add_argument("--json", action="store_true", help="print JSON (the only format)")
         kind.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
         kind.add_argument("--database-url", default="", help="default: a throwaway SQLite file")

@@ -81,6 +81,10 @@ def packager_command(settings: Settings, show_id: int, run: int, out: Path) -> l
         "expr:gte(t,n_forced*1)",
         "-sc_threshold",
         "0",
+        # Audio from the very first frame (silence until the encoder's sound arrives): a player
+        # sizes its buffers from the first segment, and a segment without sound breaks it.
+        "-af",
+        "aresample=async=1:first_pts=0",
         "-c:a",
         "aac",
         "-b:a",

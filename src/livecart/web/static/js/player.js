@@ -45,18 +45,27 @@ export function attachPlayer(video, url, { live = true, onStatus = () => {} } = 
       return;
     }
     hls = new Hls({ ...(live ? LIVE_CONFIG : REPLAY_CONFIG) }); // hls.js writes into its config
+    let parsed = false;
     hls.on(Hls.Events.MANIFEST_PARSED, () => {
+      parsed = true;
       onStatus("ready");
       video.play().catch(() => onStatus("blocked"));
     });
     hls.on(Hls.Events.ERROR, (_event, data) => {
       if (!data.fatal) return;
+      console.warn(`video: ${data.type} ${data.details} ${data.error?.message || data.reason || ""}`);
       if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
         hls.recoverMediaError();
         return;
       }
-      // No playlist yet, or the network went away: start again in a moment.
       onStatus("waiting");
+      if (parsed) {
+        // The playlist was there: the network or the server hiccuped. Load again from where
+        // hls.js is (it jumps to the live edge if that is far behind).
+        retryTimer = setTimeout(() => hls?.startLoad(), RETRY_MS / 3);
+        return;
+      }
+      // No playlist yet (the show is live but no stream has arrived): start again in a moment.
       hls.destroy();
       hls = null;
       retryTimer = setTimeout(start, RETRY_MS);
