@@ -130,6 +130,43 @@ def cmd_media_config(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_demo_stream(args: argparse.Namespace, settings: Settings) -> int:
+    import shutil
+    import subprocess
+
+    from livecart.errors import AppError
+    from livecart.features.media.demo import demo_command, demo_target
+
+    if shutil.which("ffmpeg") is None:
+        print("error: demo-stream needs ffmpeg (apt-get install ffmpeg)", file=sys.stderr)
+        return 2
+    if args.rtmp_port is not None:
+        settings = settings.model_copy(update={"rtmp_port": args.rtmp_port})
+    _migrate(settings)
+    try:
+        target = asyncio.run(demo_target(settings, args.show_id))
+    except AppError as exc:
+        print(
+            f"error: {exc.message} (start `livecart serve` once to add the demo)", file=sys.stderr
+        )
+        return 2
+    print(
+        f"streaming a test picture into show {target.show_id} ({target.title}); watch it at "
+        f"http://127.0.0.1:{args.http_port}/shows/{target.show_id}/live — Ctrl-C stops it. "
+        "The show's stream key was rotated for this.",
+        flush=True,
+    )
+    url = f"rtmp://127.0.0.1:{settings.rtmp_port}/live/{target.key}"
+    try:
+        # Our fixed ffmpeg command; the URL holds a key we just made.
+        done = subprocess.run(demo_command(url, seconds=args.seconds), check=False)  # noqa: S603
+    except KeyboardInterrupt:
+        return 0
+    if done.returncode != 0:
+        print("error: ffmpeg could not publish; is `livecart serve` running with live video on?")
+    return done.returncode
+
+
 def cmd_bench(args: argparse.Namespace, _settings: Settings) -> int:
     from livecart.bench.cli import run_bench
 
@@ -176,6 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--http-port", type=int, default=8000, help="the port livecart serve listens on"
     )
     config.set_defaults(func=cmd_media_config)
+    demo = sub.add_parser(
+        "demo-stream", help="stream a synthetic show (test picture, tone, clock) into a demo show"
+    )
+    demo.add_argument("--show-id", type=int, default=None, help="default: a live demo show")
+    demo.add_argument("--seconds", type=float, default=0, help="stop after this long (0: never)")
+    demo.add_argument("--rtmp-port", type=int, default=None, help="default 1935")
+    demo.add_argument("--http-port", type=int, default=8000, help="where livecart serve listens")
+    demo.set_defaults(func=cmd_demo_stream)
     bench = sub.add_parser("bench", help="benchmarks; each prints one JSON line")
     add_bench_commands(bench)
     bench.set_defaults(func=cmd_bench)

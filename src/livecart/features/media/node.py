@@ -56,7 +56,7 @@ class MediaNode:
         host = self.settings.rtmp_host
         print(
             f"livecart: RTMP ingest at rtmp://{host}:{self.settings.rtmp_port}/live "
-            "(stream key = the show's key)",
+            "(stream key = the show's key; no camera? `livecart demo-stream`)",
             flush=True,
         )
 
