@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,6 +118,27 @@ def port_free(host: str, port: int) -> bool:
             sock.bind((host, port))
         except OSError:
             return False
+    return True
+
+
+def stop_stale(settings: Settings) -> bool:
+    """Stop an nginx that an earlier livecart left running on this data dir (it was killed
+    before it could stop it). True when there was one."""
+    prefix = nginx_dir(settings).resolve()
+    try:
+        pid = int((prefix / "nginx.pid").read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return False
+    if b"nginx" not in cmdline or str(prefix).encode() not in cmdline:
+        return False  # the pid was reused by something else
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    for _ in range(50):
+        if not Path(f"/proc/{pid}").exists():
+            break
+        time.sleep(0.05)
+    log.warning("stopped nginx %d left over from an earlier run", pid)
     return True
 
 

@@ -9,7 +9,7 @@ import logging
 from livecart.config import Settings
 from livecart.db.uow import SessionFactory, UnitOfWork
 from livecart.features.media import service
-from livecart.features.media.nginx import NginxProcess, check_installed, port_free
+from livecart.features.media.nginx import NginxProcess, check_installed, port_free, stop_stale
 from livecart.features.media.packager import Packagers, show_dir
 from livecart.kit.clock import utcnow
 from livecart.realtime.hub import Hub
@@ -38,6 +38,7 @@ class MediaNode:
             self.status = available.reason
             print(f"livecart: {available.reason}", flush=True)
             return
+        stop_stale(self.settings)
         if not port_free(self.settings.rtmp_host, self.settings.rtmp_port):
             self.status = f"the RTMP port {self.settings.rtmp_port} is in use"
             print(
