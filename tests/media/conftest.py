@@ -24,6 +24,7 @@ from tests.conftest import IN_CI, PASSWORD
 from tests.servers import Server, serve
 
 GRACE_SECS = 3
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def media_tools_or_skip() -> None:
@@ -66,7 +67,11 @@ def media_server(
         LIVECART_SECRET_KEY="media-test-secret",
     ) as server:
         assert server.rtmp_port
-        yield MediaServer(server, data_dir)
+        try:
+            yield MediaServer(server, data_dir)
+        finally:  # kept for a look after a failure (pytest's own tmp dirs get pruned)
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shutil.copy(server.log, ARTIFACTS / "media-server.log")
 
 
 @pytest.fixture

@@ -134,5 +134,5 @@ def test_stream_back_within_grace_continues_the_show(
     ended = http.post(f"/api/v1/shows/{s.id}/end", headers=s.host["headers"])
     assert ended.status_code == 200, ended.text
     wait_for(
-        lambda: "#EXT-X-ENDLIST" in playlist(http, s.id), timeout=5, what="the replay playlist"
+        lambda: "#EXT-X-ENDLIST" in playlist(http, s.id), timeout=10, what="the replay playlist"
     )

@@ -85,8 +85,34 @@ class MediaNode:
                 service.MediaContext(uow, self.hub), grace_secs=self.settings.stream_grace_secs
             )
         async with UnitOfWork(self.factory) as uow:
+            show_ids = [
+                r.show_id
+                for r in await service.MediaContext(uow, self.hub).media.replays_to_finish()
+            ]
+        # Each replay on its own, packagers stopped together: one that fails or is slow to stop
+        # must not hold the others back.
+        await asyncio.gather(
+            *(self.packagers.stop(i) for i in show_ids if self.packagers.running(i))
+        )
+        for show_id in show_ids:
+            try:
+                await self._finish(show_id)
+            except Exception:
+                log.exception("closing the replay of show %d failed; will retry", show_id)
+
+    async def _finish(self, show_id: int) -> None:
+        started = asyncio.get_running_loop().time()
+        async with UnitOfWork(self.factory) as uow:
             ctx = service.MediaContext(uow, self.hub)
-            for replay in await ctx.media.replays_to_finish():
-                if self.packagers.running(replay.show_id):
-                    await self.packagers.stop(replay.show_id)
-                await service.finish_replay(ctx, replay, show_dir(self.settings, replay.show_id))
+            replay = await ctx.media.replay(show_id)
+            if replay is None or replay.status != "recording":
+                return
+            await service.finish_replay(ctx, replay, show_dir(self.settings, show_id))
+            status, duration = replay.status, replay.duration_ms
+        log.info(
+            "show %d: replay %s (%s ms of video) in %.2f s",
+            show_id,
+            status,
+            duration,
+            asyncio.get_running_loop().time() - started,
+        )

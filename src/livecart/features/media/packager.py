@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ log = logging.getLogger("livecart.media")
 # at once with "No such stream". Retry for this long.
 CONNECT_WINDOW_SECS = 15.0
 RETRY_SECS = 0.25
-STOP_TIMEOUT_SECS = 5.0
+STOP_TIMEOUT_SECS = 2.0
 MAX_HEIGHT = 720
 
 
@@ -54,6 +55,9 @@ def packager_command(settings: Settings, show_id: int, run: int, out: Path) -> l
         "1000000",
         "-probesize",
         "500000",
+        # A read blocked this long means the stream is broken: end the run rather than hang.
+        "-rw_timeout",
+        "10000000",
         "-i",
         source,
         # The live rendition.
@@ -144,6 +148,9 @@ class Packagers:
         if current is not None and not current.done.is_set():
             current.stopping = True  # a new publish replaces it (the old stream is gone)
         out = show_dir(self.settings, show_id)
+        if run == 1 and out.is_dir():
+            # A show's first run: anything here is from a deleted show whose id came back.
+            shutil.rmtree(out)
         out.mkdir(parents=True, exist_ok=True)
         packager = PackagerRun(show_id, run, out)
         packager.task = asyncio.create_task(self._supervise(packager), name=f"packager-{show_id}")
@@ -191,6 +198,7 @@ class Packagers:
         packager = self.runs.pop(show_id, None)
         if packager is None:
             return
+        started = asyncio.get_running_loop().time()
         packager.stopping = True
         proc = packager.proc
         if proc is not None and proc.returncode is None:
@@ -203,6 +211,11 @@ class Packagers:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
             await packager.done.wait()
+            log.warning(
+                "packager of show %d ignored SIGTERM; killed after %.1f s",
+                show_id,
+                asyncio.get_running_loop().time() - started,
+            )
 
     def running(self, show_id: int) -> bool:
         packager = self.runs.get(show_id)
