@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.media.conftest import media_tools_or_skip, wait_for
+from tests.media.conftest import media_tools_or_skip
 from tests.servers import serve
 
 
@@ -51,15 +53,18 @@ def test_demo_stream_brings_the_demo_show_to_life(tmp_path: Path) -> None:
                 live = http.get("/api/v1/shows", params={"state": "live"}).json()["items"]
                 assert live
                 show_id = live[0]["id"]
-                wait_for(
-                    lambda: http.get(f"/live/{show_id}/index.m3u8").text.count(".ts") >= 2,
-                    timeout=20,
-                    what="the demo's video",
-                )
-            out, err = streamer.communicate(timeout=30)
+                deadline = time.monotonic() + 40
+                while http.get(f"/live/{show_id}/index.m3u8").text.count(".ts") < 2:
+                    if time.monotonic() > deadline or streamer.poll() not in (None, 0):
+                        streamer.kill()
+                        out, err = streamer.communicate()
+                        log = server.log.read_text()[-3000:]
+                        pytest.fail(f"no demo video: {out}\n{err}\nserver log:\n{log}")
+                    time.sleep(0.2)
+            out, err = streamer.communicate(timeout=60)
         finally:
             if streamer.poll() is None:
                 streamer.kill()
-                streamer.wait()
+                streamer.communicate()
     assert streamer.returncode == 0, err
     assert f"/shows/{show_id}/live" in out
