@@ -3,10 +3,12 @@ In-process: no nginx or ffmpeg needed."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from fastapi import FastAPI
 
-from livecart.features.media.nginx import hook_token, render_config
+from livecart.features.media.nginx import check_installed, hook_token, render_config
 from tests.conftest import assert_error, schedule_show, sign_up
 
 
@@ -61,3 +63,10 @@ async def test_replay_before_any_video(client: httpx.AsyncClient) -> None:
     assert playlist.status_code == 404
     traversal = await client.get(f"/live/{show['id']}/..%2f..%2fsecret_key")
     assert traversal.status_code in (404, 422)
+
+
+def test_missing_rtmp_module_is_said_plainly(tmp_path: Path) -> None:
+    available = check_installed(module=tmp_path / "ngx_rtmp_module.so")
+    assert not available.ok
+    assert "libnginx-mod-rtmp" in available.reason
+    assert "apt-get install nginx libnginx-mod-rtmp ffmpeg" in available.reason

@@ -17,6 +17,7 @@ import httpx
 from websockets.sync.client import connect
 
 from livecart.bench.glass import BITS, BLOCK, COLS, publisher_command
+from tests.conftest import PASSWORD
 from tests.media.conftest import (
     MediaServer,
     StreamShow,
@@ -172,6 +173,25 @@ def test_markers_chapters_edits_and_the_replay_page(
     href = buy.get_attribute("href")
     assert href is not None
     assert href.startswith(f"/products/{s.product['id']}?source=replay&show_id={s.id}")
+    assert page.locator("#replay-edit").is_hidden()  # a viewer does not edit
+
+    # The host renames the product's marker on the page.
+    host = page_at(f"/login?next=/shows/{s.id}/replay")
+    host.locator('input[name="email"]').fill(s.host["email"])
+    host.locator('input[name="password"]').fill(PASSWORD)
+    host.locator('button[type="submit"]').click()
+    host.wait_for_url(f"**/shows/{s.id}/replay")
+    row = host.locator(f'#edit-list [data-marker-id="{marker["id"]}"]')
+    row.locator('input[name="label"]').fill("Tea, brewed")
+    row.locator('[data-act="save"]').click()
+    wait_for(
+        lambda: any(
+            m["label"] == "Tea, brewed"
+            for m in http.get(f"/api/v1/shows/{s.id}/replay").json()["markers"]
+        ),
+        timeout=5,
+        what="the edited label",
+    )
 
 
 def packager_pids(show_id: int) -> list[int]:
