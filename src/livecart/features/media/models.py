@@ -34,7 +34,10 @@ class Replay(IdMixin, CreatedMixin, Base):
         BigId, ForeignKey("shows.id", ondelete="CASCADE"), unique=True
     )
     status: Mapped[str] = mapped_column(String(10), default="recording", index=True)
-    # The publisher nginx-rtmp knows now ("clientid"), null when no stream comes in.
+    # The livecart process (its host and data dir) whose nginx took the stream: it holds the
+    # files, so it alone ends the show after the grace period and closes the replay.
+    media_node: Mapped[str | None] = mapped_column(String(40), index=True)
+    # The publisher that node's nginx-rtmp knows now ("clientid"), null when no stream comes in.
     publisher: Mapped[str | None] = mapped_column(String(40))
     stream_gone_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     runs: Mapped[int] = mapped_column(Integer, default=0)

@@ -4,7 +4,9 @@ shows whose stream did not come back and closes their replays."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import socket
 
 from livecart.config import Settings
 from livecart.db.uow import SessionFactory, UnitOfWork
@@ -27,6 +29,9 @@ class MediaNode:
         self.nginx: NginxProcess | None = None
         self.status = "off"
         self._sweeper: asyncio.Task[None] | None = None
+        # Processes that share a database tell their recordings apart by this.
+        where = f"{socket.gethostname()}:{settings.data_dir.resolve()}"
+        self.node_id = hashlib.sha256(where.encode()).hexdigest()[:32]
 
     async def start(self, *, ingest: bool) -> None:
         """With `ingest`: nginx-rtmp (when installed and its port is free; otherwise say why live
@@ -49,7 +54,9 @@ class MediaNode:
             return
         async with UnitOfWork(self.factory) as uow:
             # Whoever was publishing through an earlier nginx is gone; their grace starts now.
-            await service.MediaContext(uow, self.hub).media.release_all_publishers(now=utcnow())
+            await service.MediaContext(uow, self.hub).media.release_all_publishers(
+                node=self.node_id, now=utcnow()
+            )
         self.nginx = NginxProcess(self.settings)
         await self.nginx.start()
         self._sweeper = asyncio.create_task(self._sweep_forever(), name="media-sweep")
@@ -82,13 +89,13 @@ class MediaNode:
     async def sweep_once(self) -> None:
         async with UnitOfWork(self.factory) as uow:
             await service.end_gone_streams(
-                service.MediaContext(uow, self.hub), grace_secs=self.settings.stream_grace_secs
+                service.MediaContext(uow, self.hub),
+                node=self.node_id,
+                grace_secs=self.settings.stream_grace_secs,
             )
         async with UnitOfWork(self.factory) as uow:
-            show_ids = [
-                r.show_id
-                for r in await service.MediaContext(uow, self.hub).media.replays_to_finish()
-            ]
+            media = service.MediaContext(uow, self.hub).media
+            show_ids = [r.show_id for r in await media.replays_to_finish(node=self.node_id)]
         # Each replay on its own, packagers stopped together: one that fails or is slow to stop
         # must not hold the others back.
         await asyncio.gather(

@@ -37,34 +37,37 @@ class MediaRepository:
         assert replay is not None
         return replay
 
-    async def claim_publisher(self, show_id: int, publisher: str) -> bool:
+    async def claim_publisher(self, show_id: int, publisher: str, *, node: str) -> bool:
         """Take the show's one publishing slot, atomically; False when someone holds it."""
         result = await self.session.execute(
             update(Replay)
             .where(Replay.show_id == show_id, Replay.publisher.is_(None))
-            .values(publisher=publisher, stream_gone_at=None, runs=Replay.runs + 1)
+            .values(publisher=publisher, media_node=node, stream_gone_at=None, runs=Replay.runs + 1)
             .execution_options(synchronize_session=False)
         )
         return bool(getattr(result, "rowcount", 0))
 
-    async def release_publisher(self, publisher: str, *, now: datetime) -> Replay | None:
-        replay = await self.session.scalar(select(Replay).where(Replay.publisher == publisher))
+    async def release_publisher(self, publisher: str, *, node: str, now: datetime) -> Replay | None:
+        replay = await self.session.scalar(
+            select(Replay).where(Replay.publisher == publisher, Replay.media_node == node)
+        )
         if replay is not None:
             replay.publisher = None
             replay.stream_gone_at = now
         return replay
 
-    async def release_all_publishers(self, *, now: datetime) -> None:
-        """nginx restarted: nobody publishes any more; each show's grace period starts now."""
+    async def release_all_publishers(self, *, node: str, now: datetime) -> None:
+        """This node's nginx restarted: nobody publishes to it any more; grace starts now."""
         await self.session.execute(
             update(Replay)
-            .where(Replay.publisher.is_not(None))
+            .where(Replay.publisher.is_not(None), Replay.media_node == node)
             .values(publisher=None, stream_gone_at=now)
             .execution_options(synchronize_session=False)
         )
 
-    async def gone_streams(self, *, before: datetime) -> Sequence[tuple[Replay, Show]]:
-        """Live shows whose stream left before `before` and has not come back."""
+    async def gone_streams(self, *, node: str, before: datetime) -> Sequence[tuple[Replay, Show]]:
+        """Live shows streamed through `node` whose stream left before `before` and has not
+        come back."""
         rows = await self.session.execute(
             select(Replay, Show)
             .join(Show, Show.id == Replay.show_id)
@@ -72,18 +75,23 @@ class MediaRepository:
                 Replay.publisher.is_(None),
                 Replay.stream_gone_at.is_not(None),
                 Replay.stream_gone_at < before,
+                Replay.media_node == node,
                 Show.state == "live",
             )
         )
         return [(r, s) for r, s in rows.tuples()]
 
-    async def replays_to_finish(self) -> Sequence[Replay]:
-        """Replays still recording whose show is over."""
+    async def replays_to_finish(self, *, node: str) -> Sequence[Replay]:
+        """Replays recorded through `node`, still open, whose show is over."""
         return list(
             await self.session.scalars(
                 select(Replay)
                 .join(Show, Show.id == Replay.show_id)
-                .where(Replay.status == "recording", Show.state.in_(("ended", "cancelled")))
+                .where(
+                    Replay.status == "recording",
+                    Replay.media_node == node,
+                    Show.state.in_(("ended", "cancelled")),
+                )
             )
         )
 

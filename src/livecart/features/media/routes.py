@@ -62,7 +62,9 @@ async def on_publish(token: str, request: Request, uow: UowDep) -> Response:
     _check_token(request, token)
     key, client, addr = await _form(request)
     try:
-        show, run = await service.accept_publish(_ctx(request, uow), key=key, publisher=client)
+        show, run = await service.accept_publish(
+            _ctx(request, uow), key=key, publisher=client, node=request.app.state.media.node_id
+        )
     except AppError as exc:
         # Never the key itself: only where it came from and why it was refused.
         log.warning("refused a publish from %s (client %s): %s", addr, client, exc.code)
@@ -82,7 +84,9 @@ async def on_publish_done(token: str, request: Request, uow: UowDep) -> Response
     """The publisher left; the show ends after the grace period unless it comes back."""
     _check_token(request, token)
     _, client, _ = await _form(request)
-    replay = await service.stream_gone(_ctx(request, uow), publisher=client)
+    replay = await service.stream_gone(
+        _ctx(request, uow), publisher=client, node=request.app.state.media.node_id
+    )
     if replay is not None:
         log.info("show %d: stream gone", replay.show_id)
     return Response(status_code=200)

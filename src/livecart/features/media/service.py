@@ -50,7 +50,9 @@ async def _as_host(ctx: MediaContext, show: Show) -> Member:
 # --- ingest --------------------------------------------------------------------------------
 
 
-async def accept_publish(ctx: MediaContext, *, key: str, publisher: str) -> tuple[Show, int]:
+async def accept_publish(
+    ctx: MediaContext, *, key: str, publisher: str, node: str
+) -> tuple[Show, int]:
     """A publisher presents a stream key. The show must be scheduled or live and have no other
     publisher; a scheduled show goes live exactly as from the console. Returns the show and the
     number of this run (1 for the first publish, more when the stream comes back)."""
@@ -62,7 +64,7 @@ async def accept_publish(ctx: MediaContext, *, key: str, publisher: str) -> tupl
     replay = await ctx.media.ensure_replay(show.id)
     if replay.status != "recording":
         raise Conflict("show_over", "This show's recording is closed.", show_id=show.id)
-    if not await ctx.media.claim_publisher(show.id, publisher):
+    if not await ctx.media.claim_publisher(show.id, publisher, node=node):
         raise Conflict(
             "already_publishing", "Another encoder is already streaming this show.", show_id=show.id
         )
@@ -74,16 +76,17 @@ async def accept_publish(ctx: MediaContext, *, key: str, publisher: str) -> tupl
     return show, replay.runs
 
 
-async def stream_gone(ctx: MediaContext, *, publisher: str) -> Replay | None:
+async def stream_gone(ctx: MediaContext, *, publisher: str, node: str) -> Replay | None:
     """The publisher left: the show's grace period starts (see end_gone_streams)."""
-    return await ctx.media.release_publisher(publisher, now=utcnow())
+    return await ctx.media.release_publisher(publisher, node=node, now=utcnow())
 
 
-async def end_gone_streams(ctx: MediaContext, *, grace_secs: float) -> list[int]:
-    """End the live shows whose stream has been gone longer than the grace period."""
+async def end_gone_streams(ctx: MediaContext, *, node: str, grace_secs: float) -> list[int]:
+    """End the live shows streamed through `node` whose stream has been gone longer than the
+    grace period."""
     ended = []
     for replay, show in await ctx.media.gone_streams(
-        before=utcnow() - timedelta(seconds=grace_secs)
+        node=node, before=utcnow() - timedelta(seconds=grace_secs)
     ):
         replay.stream_gone_at = None
         await rooms_service.control_show(ctx, await _as_host(ctx, show), "end")
