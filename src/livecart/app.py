@@ -17,6 +17,8 @@ from livecart.db.engine import make_engine, make_session_factory
 from livecart.db.uow import UnitOfWork
 from livecart.features.accounts.routes import router as accounts_router
 from livecart.features.catalog.routes import router as catalog_router
+from livecart.features.media import routes as media_routes
+from livecart.features.media.node import MediaNode
 from livecart.features.orders import cart as order_cart
 from livecart.features.orders import jobs as order_jobs
 from livecart.features.orders.routes import router as orders_router
@@ -30,7 +32,7 @@ from livecart.features.sales.routes import router as sales_router
 from livecart.features.shows.routes import router as shows_router
 from livecart.kit.storage import LocalStorage
 from livecart.realtime.hub import make_hub
-from livecart.web import pages, product_pages, sandbox_pages
+from livecart.web import media_pages, pages, product_pages, sandbox_pages
 from livecart.web.errors import install_error_handlers
 from livecart.web.limits import BodyLimitMiddleware
 from livecart.web.room_gateway import RoomGateway
@@ -40,7 +42,8 @@ NOTIFY_PATH = "/api/v1/payments/sandbox/webhook"
 RETURN_UNSOLD_EVERY_SECS = 5.0
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, ingest: bool = False) -> FastAPI:
+    """The app; with `ingest` (livecart serve) its lifespan also runs nginx-rtmp and packagers."""
     settings = settings or Settings()
     settings.media_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
@@ -48,9 +51,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await start_realtime(app)
+        await app.state.media.start(ingest=ingest)
         try:
             yield
         finally:
+            await app.state.media.close()
             await stop_realtime(app)
             await engine.dispose()
 
@@ -88,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         fast_transport=settings.room_fast_transport,
         sale_gate=app.state.sale_gate,
     )
+    app.state.media = MediaNode(settings, app.state.session_factory, app.state.hub)
     install_error_handlers(app)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -103,7 +109,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         orders_router,
         sandbox_pages.router,
         product_pages.router,
+        media_routes.router,
+        media_routes.hooks,
+        media_routes.files,
         pages.router,
+        media_pages.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

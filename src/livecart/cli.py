@@ -59,6 +59,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.public_url:  # where the payment provider's notifications come back
         host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # noqa: S104
         settings = settings.model_copy(update={"public_url": f"http://{host}:{args.port}"})
+    # nginx-rtmp calls back on this port (see features/media/nginx.py).
+    settings = settings.model_copy(update={"http_port": args.port})
     if not _port_free(settings.room_host, settings.room_port):
         print(
             f"error: the room connection's port {settings.room_port} is in use; choose another "
@@ -71,7 +73,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         _seed(settings)
     print(f"livecart on http://{args.host}:{args.port}  (API docs at /docs)")
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, ingest=True),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
@@ -182,6 +184,62 @@ def cmd_verify_allocation(args: argparse.Namespace, _settings: Settings) -> int:
     return 0 if not problems else 1
 
 
+def cmd_media_config(args: argparse.Namespace, settings: Settings) -> int:
+    from livecart.features.media.nginx import render_config
+
+    if args.rtmp_port is not None:
+        settings = settings.model_copy(update={"rtmp_port": args.rtmp_port})
+    settings = settings.model_copy(update={"http_port": args.http_port})
+    text = render_config(settings)
+    if args.write:
+        from pathlib import Path
+
+        path = Path(args.write)
+        path.write_text(text)
+        path.chmod(0o600)  # the callback URLs carry the hook secret
+        print(f"wrote {path}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def cmd_demo_stream(args: argparse.Namespace, settings: Settings) -> int:
+    import shutil
+    import subprocess
+
+    from livecart.errors import AppError
+    from livecart.features.media.demo import demo_command, demo_target
+
+    if shutil.which("ffmpeg") is None:
+        print("error: demo-stream needs ffmpeg (apt-get install ffmpeg)", file=sys.stderr)
+        return 2
+    if args.rtmp_port is not None:
+        settings = settings.model_copy(update={"rtmp_port": args.rtmp_port})
+    _migrate(settings)
+    try:
+        target = asyncio.run(demo_target(settings, args.show_id))
+    except AppError as exc:
+        print(
+            f"error: {exc.message} (start `livecart serve` once to add the demo)", file=sys.stderr
+        )
+        return 2
+    print(
+        f"streaming a test picture into show {target.show_id} ({target.title}); watch it at "
+        f"http://127.0.0.1:{args.http_port}/shows/{target.show_id}/live — Ctrl-C stops it. "
+        "The show's stream key was rotated for this.",
+        flush=True,
+    )
+    url = f"rtmp://127.0.0.1:{settings.rtmp_port}/live/{target.key}"
+    try:
+        # Our fixed ffmpeg command; the URL holds a key we just made.
+        done = subprocess.run(demo_command(url, seconds=args.seconds), check=False)  # noqa: S603
+    except KeyboardInterrupt:
+        return 0
+    if done.returncode != 0:
+        print("error: ffmpeg could not publish; is `livecart serve` running with live video on?")
+    return done.returncode
+
+
 def cmd_bench(args: argparse.Namespace, _settings: Settings) -> int:
     from livecart.bench.cli import run_bench
 
@@ -230,6 +288,25 @@ def build_parser() -> argparse.ArgumentParser:
         "source", help="a file, or the URL GET /api/v1/sales/{id}/allocation answers at"
     )
     verify.set_defaults(func=cmd_verify_allocation)
+    media = sub.add_parser("media", help="live video: the ingest's nginx-rtmp configuration")
+    media_sub = media.add_subparsers(dest="media_command", required=True)
+    config = media_sub.add_parser(
+        "config", help="print (or --write) the nginx.conf that `livecart serve` runs"
+    )
+    config.add_argument("--write", metavar="PATH", help="write it to PATH instead of printing")
+    config.add_argument("--rtmp-port", type=int, default=None, help="default 1935")
+    config.add_argument(
+        "--http-port", type=int, default=8000, help="the port livecart serve listens on"
+    )
+    config.set_defaults(func=cmd_media_config)
+    demo = sub.add_parser(
+        "demo-stream", help="stream a synthetic show (test picture, tone, clock) into a demo show"
+    )
+    demo.add_argument("--show-id", type=int, default=None, help="default: a live demo show")
+    demo.add_argument("--seconds", type=float, default=0, help="stop after this long (0: never)")
+    demo.add_argument("--rtmp-port", type=int, default=None, help="default 1935")
+    demo.add_argument("--http-port", type=int, default=8000, help="where livecart serve listens")
+    demo.set_defaults(func=cmd_demo_stream)
     bench = sub.add_parser("bench", help="benchmarks; each prints one JSON line")
     add_bench_commands(bench)
     bench.set_defaults(func=cmd_bench)
@@ -270,7 +347,11 @@ def add_bench_commands(bench: argparse.ArgumentParser) -> None:
         help="room: buy over room connections opened (and greeted) before the sale",
     )
     sale.add_argument("--clients", type=int, default=0, help="load-generator processes (2)")
-    for kind in (fan, skew):
+    glass = kinds.add_parser(
+        "glass-to-glass", help="capture → display delay of live video through nginx-rtmp and HLS"
+    )
+    glass.add_argument("--seconds", type=float, default=20.0, help="how long to measure")
+    for kind in (fan, skew, glass):
         kind.add_argument("--redis-url", default=os.environ.get("REDIS_URL", ""))
     sale.add_argument(
         "--redis-url",
@@ -282,7 +363,7 @@ def add_bench_commands(bench: argparse.ArgumentParser) -> None:
     )
     replay.add_argument("--quick", action="store_true", help="tiny clips (for tests)")
     replay.add_argument("--json", action="store_true", help="print JSON (the only format)")
-    for kind in (fan, skew, sale):
+    for kind in (fan, skew, sale, glass):
         kind.add_argument("--json", action="store_true", help="print JSON (the only format)")
         kind.add_argument("--database-url", default="", help="default: a throwaway SQLite file")
 

@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     s3_public_url: str = Field(default="", description="public base URL of the bucket (a CDN)")
     # The flash-sale gate's arbiter: in process memory (one process) or Redis (many; REDIS_URL).
     sale_gate: Literal["embedded", "redis"] = "embedded"
+    # Live video (features/media): nginx-rtmp ingest started by `livecart serve` when installed.
+    media: str = Field(default="auto", description="auto: start nginx-rtmp when installed; off")
+    rtmp_host: str = "127.0.0.1"
+    rtmp_port: int = 1935
+    # How long a show stays live after its stream drops before it ends by itself.
+    stream_grace_secs: float = 30.0
+    # Where nginx reaches this process for its callbacks; `livecart serve` fills in its port.
+    http_port: int = 8000
     max_body_bytes: int = MAX_BODY_BYTES
     max_upload_bytes: int = MAX_UPLOAD_BYTES
 
@@ -84,3 +92,8 @@ class Settings(BaseSettings):
     @property
     def media_dir(self) -> Path:
         return self.data_dir / "media"
+
+    @property
+    def live_dir(self) -> Path:
+        """HLS segments, playlists and ingest recordings, one folder per show."""
+        return self.data_dir / "live"

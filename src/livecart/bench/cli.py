@@ -13,6 +13,10 @@ def run_bench(args: argparse.Namespace) -> str:
 
         clients = args.clients or max(2, math.ceil(args.viewers / 2500))
         result = fanout(args.viewers, args.processes, clients, args.redis_url, args.database_url)
+    elif args.bench == "glass-to-glass":
+        from livecart.bench.glass import glass_to_glass
+
+        result = glass_to_glass(args.seconds, database_url=args.database_url)
     elif args.bench == "flash-sale":
         from livecart.bench.flashsale import FlashSaleOptions, flash_sale
 

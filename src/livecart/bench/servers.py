@@ -34,6 +34,7 @@ class Server:
     room_base: str  # ws://127.0.0.1:ROOM_PORT
     log: Path
     pid: int
+    rtmp_port: int = 0  # nginx-rtmp's, when live video is on
 
     def rss_bytes(self) -> int:
         with open(f"/proc/{self.pid}/status") as status:
@@ -48,7 +49,7 @@ def serve(
     database_url: str, data_dir: Path, *, log_level: str = "info", **env: str
 ) -> Iterator[Server]:
     """`python -m livecart serve --no-demo` on free ports; stopped (SIGTERM) on exit."""
-    port, room_port = free_port(), free_port()
+    port, room_port, rtmp_port = free_port(), free_port(), free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"server-{port}.log"
     full_env = {
@@ -56,6 +57,7 @@ def serve(
         "DATABASE_URL": database_url,
         "LIVECART_DATA_DIR": str(data_dir),
         "LIVECART_ROOM_PORT": str(room_port),
+        "LIVECART_RTMP_PORT": str(rtmp_port),
         **env,
     }
     command = [
@@ -72,7 +74,13 @@ def serve(
     with log_path.open("wb") as log:
         # Our own interpreter and module with fixed arguments: no untrusted input here.
         proc = subprocess.Popen(command, env=full_env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-    server = Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{room_port}", log_path, proc.pid)
+    server = Server(
+        f"http://127.0.0.1:{port}",
+        f"ws://127.0.0.1:{room_port}",
+        log_path,
+        proc.pid,
+        int(full_env["LIVECART_RTMP_PORT"]),
+    )
     try:
         _wait_until_up(proc, server)
         yield server

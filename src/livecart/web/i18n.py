@@ -22,6 +22,7 @@ JS_GROUPS = (
     "room.",
     "console.",
     "product.",
+    "replay.",
 )
 
 

@@ -61,6 +61,7 @@ def room_data(request: Request, who: Viewer, show: ShowOut) -> dict[str, Any]:
         "token": request.cookies.get(SESSION_COOKIE) if who.user is not None else None,
         "server_now": utcnow().isoformat(),
         "login_url": "/login?next=" + quote(request.url.path, safe="/"),
+        "video_url": f"/live/{show.id}/index.m3u8",
     }
 
 

@@ -1,7 +1,7 @@
 """flash-sale gate: fair_window seeds and the public allocation log
 
 Revision ID: 0006
-Revises: 0004 (the integrator re-chains this after the orders migrations)
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,7 @@
 // The viewer's live room: chat, questions, likes, the product bag and the link drop.
 // User text (names, chat, answers, product titles) only ever goes in through textContent.
 import { api, errorText, field, money, page, t, toast } from "./core.js";
+import { attachPlayer, VideoClock } from "./player.js";
 import { connectRoom, dropState, roomErrorText } from "./room.js";
 
 const $ = (id) => document.getElementById(id);
@@ -21,6 +22,50 @@ const state = {
   slowMode: 0,
   ended: false,
 };
+
+// --- the video: the room's events wait for the viewer's own picture -----------------------------
+
+const videoEl = $("player");
+const player = videoEl && page.video_url
+  ? attachPlayer(videoEl, page.video_url, {
+      live: true,
+      onStatus: (status) => {
+        videoEl.dataset.status = status;
+        if (status === "ready") videoEl.hidden = false;
+        $("unmute").hidden = !videoEl.muted || status !== "ready";
+      },
+    })
+  : null;
+const videoClock = new VideoClock(player);
+/** How far (ms) the picture on screen is behind the server's now, or null without video. */
+const delayMs = () => {
+  const date = player?.playingDate();
+  return date === null || date === undefined ? null : client.serverNow() - date;
+};
+window.lcPlayer = { player, delayMs, video: videoEl };
+
+$("unmute")?.addEventListener("click", () => {
+  videoEl.muted = false;
+  videoEl.play().catch(() => {});
+  $("unmute").hidden = true;
+});
+
+if (new URLSearchParams(location.search).get("debug") === "1" && player) {
+  const box = $("video-debug");
+  box.hidden = false;
+  setInterval(() => {
+    const delay = delayMs();
+    const hls = player.hls;
+    const ahead = videoEl.buffered.length ? videoEl.buffered.end(videoEl.buffered.length - 1) - videoEl.currentTime : 0;
+    box.textContent = [
+      `delay ${delay === null ? "—" : `${(delay / 1000).toFixed(2)} s`}`,
+      `hls latency ${hls?.latency ? hls.latency.toFixed(2) : "—"} s`,
+      `buffer ${ahead.toFixed(2)} s`,
+      `rate ${videoEl.playbackRate.toFixed(2)}`,
+      `queued events ${videoClock.queue.length}`,
+    ].join("\n");
+  }, 250);
+}
 
 // --- small helpers -----------------------------------------------------------------------------
 
@@ -618,6 +663,7 @@ function showEnded() {
 }
 
 function applySnapshot(s) {
+  videoClock.flush(); // the snapshot is the room as it is now
   state.you = s.you;
   state.hostId = s.show.host_id;
   state.pinned = s.pinned;
@@ -648,18 +694,25 @@ function applyEvent(e) {
       upsertQuestion(e.message);
       break;
     case "explain_started":
-      setExplaining({ explanation_id: e.explanation_id, product: e.product, t_event: e.t_event });
+      videoClock.at(e.t_event, () =>
+        setExplaining({ explanation_id: e.explanation_id, product: e.product, t_event: e.t_event }),
+      );
       break;
     case "explain_stopped":
-      if (state.explaining?.explanation_id === e.explanation_id) setExplaining(null);
+      videoClock.at(e.t_event, () => {
+        if (state.explaining?.explanation_id === e.explanation_id) setExplaining(null);
+      });
       break;
     case "product_pinned":
       state.pinned = e.product;
       renderCard();
       break;
     case "drop_opened":
-      // No video yet: the card shows on arrival; the button opens at opens_at, server time.
-      setDrop({ drop_id: e.drop_id, product: e.product, t_event: e.t_event, opens_at: e.opens_at, sale: e.sale });
+      // The card shows when the viewer's video reaches t_event (at once without video); the
+      // button opens at opens_at on the server's clock either way.
+      videoClock.at(e.t_event, () =>
+        setDrop({ drop_id: e.drop_id, product: e.product, t_event: e.t_event, opens_at: e.opens_at, sale: e.sale }),
+      );
       break;
     case "show_state":
       if (e.state === "ended" || e.state === "cancelled") showEnded();

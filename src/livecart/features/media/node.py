@@ -1,0 +1,125 @@
+"""This process's media node: nginx-rtmp (when installed), the packagers, and the sweep that ends
+shows whose stream did not come back and closes their replays."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import socket
+
+from livecart.config import Settings
+from livecart.db.uow import SessionFactory, UnitOfWork
+from livecart.features.media import service
+from livecart.features.media.nginx import NginxProcess, check_installed, port_free, stop_stale
+from livecart.features.media.packager import Packagers, show_dir
+from livecart.kit.clock import utcnow
+from livecart.realtime.hub import Hub
+
+log = logging.getLogger("livecart.media")
+SWEEP_EVERY_SECS = 0.5
+
+
+class MediaNode:
+    def __init__(self, settings: Settings, factory: SessionFactory, hub: Hub) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.hub = hub
+        self.packagers = Packagers(settings)
+        self.nginx: NginxProcess | None = None
+        self.status = "off"
+        self._sweeper: asyncio.Task[None] | None = None
+        # Processes that share a database tell their recordings apart by this.
+        where = f"{socket.gethostname()}:{settings.data_dir.resolve()}"
+        self.node_id = hashlib.sha256(where.encode()).hexdigest()[:32]
+
+    async def start(self, *, ingest: bool) -> None:
+        """With `ingest`: nginx-rtmp (when installed and its port is free; otherwise say why live
+        video is off and carry on without it) and the sweep."""
+        if not ingest or self.settings.media == "off":
+            return
+        available = check_installed()
+        if not available.ok:
+            self.status = available.reason
+            print(f"livecart: {available.reason}", flush=True)
+            return
+        stop_stale(self.settings)
+        if not port_free(self.settings.rtmp_host, self.settings.rtmp_port):
+            self.status = f"the RTMP port {self.settings.rtmp_port} is in use"
+            print(
+                f"livecart: live video is off: the RTMP port {self.settings.rtmp_port} is in use; "
+                "choose another with LIVECART_RTMP_PORT",
+                flush=True,
+            )
+            return
+        async with UnitOfWork(self.factory) as uow:
+            # Whoever was publishing through an earlier nginx is gone; their grace starts now.
+            await service.MediaContext(uow, self.hub).media.release_all_publishers(
+                node=self.node_id, now=utcnow()
+            )
+        self.nginx = NginxProcess(self.settings)
+        await self.nginx.start()
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="media-sweep")
+        self.status = "on"
+        host = self.settings.rtmp_host
+        print(
+            f"livecart: RTMP ingest at rtmp://{host}:{self.settings.rtmp_port}/live "
+            "(stream key = the show's key; no camera? `livecart demo-stream`)",
+            flush=True,
+        )
+
+    async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        await self.packagers.close()
+        if self.nginx is not None:
+            await self.nginx.stop()
+
+    def start_packager(self, show_id: int, run: int) -> None:
+        self.packagers.start(show_id, run)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_EVERY_SECS)
+            try:
+                await self.sweep_once()
+            except Exception:
+                log.exception("media sweep failed; will retry")
+
+    async def sweep_once(self) -> None:
+        async with UnitOfWork(self.factory) as uow:
+            await service.end_gone_streams(
+                service.MediaContext(uow, self.hub),
+                node=self.node_id,
+                grace_secs=self.settings.stream_grace_secs,
+            )
+        async with UnitOfWork(self.factory) as uow:
+            media = service.MediaContext(uow, self.hub).media
+            show_ids = [r.show_id for r in await media.replays_to_finish(node=self.node_id)]
+        # Each replay on its own, packagers stopped together: one that fails or is slow to stop
+        # must not hold the others back.
+        await asyncio.gather(
+            *(self.packagers.stop(i) for i in show_ids if self.packagers.running(i))
+        )
+        for show_id in show_ids:
+            try:
+                await self._finish(show_id)
+            except Exception:
+                log.exception("closing the replay of show %d failed; will retry", show_id)
+
+    async def _finish(self, show_id: int) -> None:
+        started = asyncio.get_running_loop().time()
+        async with UnitOfWork(self.factory) as uow:
+            ctx = service.MediaContext(uow, self.hub)
+            replay = await ctx.media.replay(show_id)
+            if replay is None or replay.status != "recording":
+                return
+            await service.finish_replay(ctx, replay, show_dir(self.settings, show_id))
+            status, duration = replay.status, replay.duration_ms
+        log.info(
+            "show %d: replay %s (%s ms of video) in %.2f s",
+            show_id,
+            status,
+            duration,
+            asyncio.get_running_loop().time() - started,
+        )
