@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import getpass
 import logging
 import os
@@ -72,8 +73,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if not args.no_demo:
         _seed(settings)
     print(f"livecart on http://{args.host}:{args.port}  (API docs at /docs)")
+    log_config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    for handler in log_config["handlers"].values():  # the hook token stays out of every line
+        handler.setdefault("filters", []).append("redact")
+    log_config["filters"] = {"redact": {"()": "livecart.web.logs.RedactSecrets"}}
     uvicorn.run(
         create_app(settings, ingest=True),
+        log_config=log_config,
         host=args.host,
         port=args.port,
         log_level=args.log_level,

@@ -20,3 +20,22 @@ def test_settings_by_name_and_by_environment(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("LIVECART_SECRET_KEY", "from-env")
     s = Settings()
     assert (s.data_dir, s.secret_key) == (Path("var/lc-env"), "from-env")
+
+
+def test_the_media_hook_token_never_reaches_the_access_log() -> None:
+    import logging
+
+    from livecart.web.logs import RedactSecrets
+
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "POST", "/internal/media/s3cr3tT0ken/publish?x=1", "1.1", 302),
+        None,
+    )
+    assert RedactSecrets().filter(record)
+    assert "s3cr3tT0ken" not in record.getMessage()
+    assert "/internal/media/[redacted]/publish" in record.getMessage()
