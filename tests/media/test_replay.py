@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import httpx
 from websockets.sync.client import connect
@@ -191,6 +192,34 @@ def test_markers_chapters_edits_and_the_replay_page(
         ),
         timeout=5,
         what="the edited label",
+    )
+
+    # A viewer follows the replay's buy link: the bag line, then the order, carry the replay,
+    # the show and the video time the link was made at.
+    query = dict(parse_qsl(urlsplit(href).query))
+    buyer = page_at(f"/login?next={quote(href, safe='')}")
+    buyer.locator('input[name="email"]').fill(viewer["email"])
+    buyer.locator('input[name="password"]').fill(PASSWORD)
+    buyer.locator('button[type="submit"]').click()
+    buyer.wait_for_url("**/products/**")
+    buyer.locator('#buy-form [type="submit"]').click()
+    buyer.wait_for_url("**/cart")
+    (line,) = http.get("/api/v1/cart", headers=viewer["headers"]).json()["lines"]
+    assert (line["source"], line["show_id"]) == ("replay", s.id)
+    assert line["video_time_ms"] == int(query["video_time_ms"])
+    ship_to = {"name": "Mei", "phone": "13800138000", "region": "Shanghai", "address": "1 Bund Rd"}
+    placed = http.post(
+        "/api/v1/checkout",
+        json={"ship_to": ship_to},
+        headers={**viewer["headers"], "Idempotency-Key": f"replay-buy-{s.id}"},
+    )
+    assert placed.status_code == 201, placed.text
+    (order,) = placed.json()
+    assert (order["source"], order["show_id"], order["host_id"], order["video_time_ms"]) == (
+        "replay",
+        s.id,
+        s.host["user"]["id"],
+        int(query["video_time_ms"]),
     )
 
 
