@@ -82,6 +82,16 @@ class SalesRepository:
         )
         return result.scalar_one_or_none() is not None
 
+    async def mark_expired(self, claim: SaleClaim) -> bool:
+        """Expire the claim if it is still awaiting payment (two expiry runs at once: one wins)."""
+        result = await self.session.execute(
+            update(SaleClaim)
+            .where(SaleClaim.id == claim.id, SaleClaim.status == "awaiting_payment")
+            .values(status="expired")
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
     async def give_back(self, claim: SaleClaim) -> None:
         """Return an unpaid claim's units to the sale and to the buyer's allowance."""
         await self.session.execute(

@@ -104,11 +104,11 @@ async def expire_overdue(repo: SalesRepository, *, now: datetime | None = None) 
     """Expire unpaid claims past their deadline and give their units back to the sale and to
     the buyer's allowance (the gate hears of it after commit). Returns the expired claims."""
     now = now or utcnow()
-    expired = await repo.overdue_claims(now, EXPIRY_BATCH)
-    for claim in expired:
-        claim.status = "expired"
-        await repo.give_back(claim)
-    await repo.session.flush()
+    expired = []
+    for claim in await repo.overdue_claims(now, EXPIRY_BATCH):
+        if await repo.mark_expired(claim):
+            await repo.give_back(claim)
+            expired.append(claim)
     return expired
 
 
