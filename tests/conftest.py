@@ -83,8 +83,14 @@ def database_url(data_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def settings(database_url: str, data_dir: Path) -> Settings:
+    # Background jobs off: tests run expiry, notifications and returns themselves, so that no
+    # job races them (the browser tests' server runs its own).
     return Settings(
-        database_url=database_url, data_dir=data_dir, secret_key="test-secret-key", room_port=0
+        database_url=database_url,
+        data_dir=data_dir,
+        secret_key="test-secret-key",
+        room_port=0,
+        run_jobs=False,
     )
 
 

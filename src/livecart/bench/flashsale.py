@@ -283,6 +283,7 @@ async def _run_sale(
             "per_buyer_limit": 1,
             "countdown_ms": 2000,
             "duration_secs": 3600,
+            "payment_window_secs": 3600,  # no claim expires (and is sold again) during a run
             "mode": o.mode,
         }
         if o.mode == "fair_window":

@@ -267,10 +267,11 @@ async def cancel(ctx: Orders, buyer: User, order_id: int, *, now: datetime | Non
 async def _release(ctx: Orders, order: Order) -> None:
     """Give an unpaid order's units back: to its flash sale, or to the variant's stock."""
     if order.claim_id is not None:
+        sales = SalesRepository(ctx.repo.session)
+        status = "expired" if order.status == "expired" else "cancelled"
         claim = await ctx.repo.session.get(SaleClaim, order.claim_id)
-        if claim is not None and claim.status == "awaiting_payment":
-            claim.status = "expired" if order.status == "expired" else "cancelled"
-            await SalesRepository(ctx.repo.session).give_back(claim)
+        if claim is not None and await sales.end_claim(claim.id, status):
+            await sales.give_back(claim)
         return
     await _restock(ctx, order, reason=f"order_{order.status}")
 

@@ -82,6 +82,17 @@ class SalesRepository:
         )
         return result.scalar_one_or_none() is not None
 
+    async def end_claim(self, claim_id: int, status: str) -> bool:
+        """End an unpaid claim (`expired` or `cancelled`) if it is still awaiting payment: of two
+        runs at once, one wins, and only the winner gives its units back."""
+        result = await self.session.execute(
+            update(SaleClaim)
+            .where(SaleClaim.id == claim_id, SaleClaim.status == "awaiting_payment")
+            .values(status=status)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
     async def give_back(self, claim: SaleClaim) -> None:
         """Return an unpaid claim's units to the sale and to the buyer's allowance."""
         await self.session.execute(
