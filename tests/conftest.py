@@ -91,6 +91,7 @@ def settings(database_url: str, data_dir: Path) -> Settings:
         secret_key="test-secret-key",
         room_port=0,
         run_jobs=False,
+        replay_encode_auto=False,
     )
 
 

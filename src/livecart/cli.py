@@ -157,6 +157,54 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report["agree"] or report["repaired"] else 1
 
 
+def cmd_replay_encode(args: argparse.Namespace, settings: Settings) -> int:
+    """Encode now, showing progress on stderr; one JSON line with the result on stdout."""
+    import json
+
+    from livecart.db.engine import make_engine, make_session_factory
+    from livecart.errors import AppError
+    from livecart.features import models
+    from livecart.features.media.encoding import encode_show_replay
+
+    assert models  # every table is mapped
+    shown = -1
+
+    def progress(fraction: float) -> None:
+        nonlocal shown
+        percent = int(fraction * 100)
+        if percent != shown:
+            shown = percent
+            print(
+                f"\rencoding the replay of show {args.show}: {percent:3d}%", end="", file=sys.stderr
+            )
+
+    async def run() -> dict[str, object]:
+        engine = make_engine(settings.resolved_database_url)
+        try:
+            report = await encode_show_replay(
+                make_session_factory(engine),
+                settings,
+                args.show,
+                target_vmaf=args.target_vmaf,
+                progress=progress,
+            )
+        finally:
+            await engine.dispose()
+        data = report.to_dict()
+        data.pop("scenes", None)
+        return {"show_id": args.show, **data}
+
+    _migrate(settings)
+    try:
+        result = asyncio.run(run())
+    except AppError as exc:
+        print(f"\nerror: {exc.message} ({exc.code})", file=sys.stderr)
+        return 2
+    print(file=sys.stderr)
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
+
+
 def cmd_verify_allocation(args: argparse.Namespace, _settings: Settings) -> int:
     """Recompute a fair_window sale's allocation from its published seed and log."""
     import json
@@ -294,6 +342,13 @@ def build_parser() -> argparse.ArgumentParser:
         "source", help="a file, or the URL GET /api/v1/sales/{id}/allocation answers at"
     )
     verify.set_defaults(func=cmd_verify_allocation)
+    replay = sub.add_parser("replay", help="replays").add_subparsers(dest="replay", required=True)
+    encode = replay.add_parser(
+        "encode", help="encode a show's replay from its ingest recording (窄带高清), with progress"
+    )
+    encode.add_argument("show", type=int, help="the show's id")
+    encode.add_argument("--target-vmaf", type=float, default=93.0)
+    encode.set_defaults(func=cmd_replay_encode)
     media = sub.add_parser("media", help="live video: the ingest's nginx-rtmp configuration")
     media_sub = media.add_subparsers(dest="media_command", required=True)
     config = media_sub.add_parser(

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     rtmp_port: int = 1935
     # How long a show stays live after its stream drops before it ends by itself.
     stream_grace_secs: float = 30.0
+    # Encode each replay's smaller rendition in the background when it is ready (both cores).
+    replay_encode_auto: bool = True
     # Where nginx reaches this process for its callbacks; `livecart serve` fills in its port.
     http_port: int = 8000
     max_body_bytes: int = MAX_BODY_BYTES

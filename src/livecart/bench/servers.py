@@ -58,6 +58,8 @@ def serve(
         "LIVECART_DATA_DIR": str(data_dir),
         "LIVECART_ROOM_PORT": str(room_port),
         "LIVECART_RTMP_PORT": str(rtmp_port),
+        # Replays are encoded on demand in tests and benchmarks: the encoder takes both cores.
+        "LIVECART_REPLAY_ENCODE_AUTO": "false",
         **env,
     }
     command = [

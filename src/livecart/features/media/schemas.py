@@ -32,6 +32,9 @@ class ReplayOut(Out):
     duration_ms: int | None
     markers: list[MarkerOut]
     encode_status: str
+    encode_progress: float
+    bitrate_kbps: int | None  # the smaller rendition's video bitrate, once encoded
+    vmaf: float | None
 
 
 class MarkerIn(In):

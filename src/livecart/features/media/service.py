@@ -163,6 +163,9 @@ async def replay_view(ctx: MediaContext, show_id: int) -> ReplayOut:
         duration_ms=replay.duration_ms,
         markers=await markers_out(ctx, markers),
         encode_status=replay.encode_status,
+        encode_progress=replay.encode_progress,
+        bitrate_kbps=replay.bitrate_kbps,
+        vmaf=replay.vmaf,
     )
 
 
