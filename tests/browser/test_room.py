@@ -147,7 +147,7 @@ def test_room_drop_chat_questions_and_ban(new_page: Callable[..., Any], live_ser
     sheet = viewer.locator("#buy-sheet")
     expect(sheet).to_be_visible()
     expect(sheet.locator(".variant-chip")).to_have_count(2)
-    expect(sheet).to_contain_text("下单功能将在后续版本开放")
+    expect(sheet).to_contain_text("加入购物车")
     screenshot(viewer, "room-product-sheet")
     sheet.locator("[data-close]").click()
     expect(sheet).to_be_hidden()

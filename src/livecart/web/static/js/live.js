@@ -350,7 +350,7 @@ function setExplaining(explaining) {
 buy.addEventListener("click", () => {
   const current = cardProduct();
   // A link drop without a flash sale keeps its placeholder (tests/browser/test_room.py pins it).
-  if (current) openProduct(current.product.id, current.product, current.mode === "drop" ? "view" : "cart");
+  if (current) openProduct(current.product.id, current.product, "cart");
 });
 
 // --- the product bag and the product sheet -----------------------------------------------------
