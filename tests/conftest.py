@@ -11,6 +11,7 @@ import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +58,12 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("livecart-data")
 
 
-@pytest.fixture(scope="session")
-def database_url(data_dir: Path) -> Iterator[str]:
-    """A migrated, empty database for this test session (a plain URL; the driver is added later)."""
+@contextmanager
+def fresh_database(folder: Path) -> Iterator[str]:
+    """A migrated, empty database of the backend under test (a plain URL; the driver is added
+    later): a file in `folder` on SQLite, a new database on PostgreSQL, dropped at the end."""
     if BACKEND == "sqlite":
-        url = f"sqlite:///{data_dir / 'test.db'}"
+        url = f"sqlite:///{folder / f'test-{uuid.uuid4().hex[:8]}.db'}"
         upgrade(Settings(database_url=url).resolved_database_url)
         yield url
         return
@@ -79,6 +81,15 @@ def database_url(data_dir: Path) -> Iterator[str]:
         yield url
     finally:
         psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database_url(data_dir: Path) -> Iterator[str]:
+    """The in-process app's database for this test session. A server process that lives across
+    tests (browser, media) gets its own from `fresh_database`: its background jobs would
+    otherwise deliver payments and expire orders under the in-process tests."""
+    with fresh_database(data_dir) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, fresh_database
 from tests.servers import serve
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -29,9 +29,10 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screensh
 
 
 @pytest.fixture(scope="session")
-def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`python -m livecart serve --no-demo` on free ports over the test database."""
-    with serve(database_url, tmp_path_factory.mktemp("browser-server")) as server:
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`python -m livecart serve --no-demo` on free ports over a database of its own."""
+    data_dir = tmp_path_factory.mktemp("browser-server")
+    with fresh_database(data_dir) as database_url, serve(database_url, data_dir) as server:
         yield server.base
 
 

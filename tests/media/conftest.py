@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from livecart.features.media.nginx import RTMP_MODULE
-from tests.conftest import IN_CI, PASSWORD
+from tests.conftest import IN_CI, PASSWORD, fresh_database
 from tests.servers import Server, serve
 
 GRACE_SECS = 3
@@ -54,18 +54,19 @@ class MediaServer:
 
 
 @pytest.fixture(scope="session")
-def media_server(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[MediaServer]:
+def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaServer]:
     """One server for the media tests, with a 3 s grace period for dropped streams."""
     media_tools_or_skip()
     data_dir = tmp_path_factory.mktemp("media-server")
-    with serve(
-        database_url,
-        data_dir,
-        LIVECART_STREAM_GRACE_SECS=str(GRACE_SECS),
-        LIVECART_SECRET_KEY="media-test-secret",
-    ) as server:
+    with (
+        fresh_database(data_dir) as database_url,
+        serve(
+            database_url,
+            data_dir,
+            LIVECART_STREAM_GRACE_SECS=str(GRACE_SECS),
+            LIVECART_SECRET_KEY="media-test-secret",
+        ) as server,
+    ):
         assert server.rtmp_port
         try:
             yield MediaServer(server, data_dir)
