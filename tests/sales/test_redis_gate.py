@@ -2,7 +2,7 @@
 
 This machine's Redis keeps nothing on disk, so a restart means its data is gone: simulated here
 with FLUSHDB and SCRIPT FLUSH on the test database only (LIVECART_TEST_REDIS_URL), never by
-restarting the shared server."""
+restarting the shared server. test_redis_restart.py kills and restarts a Redis of its own."""
 
 from __future__ import annotations
 
