@@ -170,8 +170,14 @@ def test_flash_sale_to_refund(new_page: Callable[..., Any], live_server: str) ->
     expect(winner.locator("#refund-state")).to_have_text("退款申请已提交，等待商家处理。")
     screenshot(winner, "orders-refund-requested")
 
-    # The merchant approves (units back on sale); the buyer sees it refunded.
+    # The merchant finds it among the refunds to decide, opens it on its own page and approves
+    # (units back on sale); the buyer sees it refunded.
     shop.reload()
+    shop.locator('.status-tabs a[data-refund="requested"]').click()
+    listed = shop.locator(".order-card")
+    expect(listed).to_have_count(1)
+    listed.locator('[data-f="number"]').click()
+    shop.wait_for_url(f"**/merchant/orders/{order_id}")
     card = shop.locator(f'.order-card[data-order-id="{order_id}"]')
     expect(card.locator('[data-f="refund_title"]')).to_contain_text("买家申请退款")
     expect(card.locator('[data-f="refund_reason"]')).to_contain_text("包装破损")

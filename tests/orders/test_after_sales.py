@@ -8,7 +8,7 @@ import io
 import httpx
 from fastapi import FastAPI
 
-from tests.conftest import assert_error, sign_up
+from tests.conftest import assert_error, image_bytes, sign_up
 from tests.orders.conftest import (
     Shop,
     checkout,
@@ -119,6 +119,52 @@ async def test_refund_rejected_keeps_the_order(
         "已发货 already packed",
     )
     assert await stock_of(client, shop) == 9
+
+
+async def test_orders_by_refund_state_with_shop_and_picture(
+    app: FastAPI, client: httpx.AsyncClient, shop: Shop
+) -> None:
+    """The merchant's "refunds to decide" list holds orders whose latest refund is requested; a
+    rejected refund asked again is to decide again. Items carry the product's first picture."""
+    picture = await client.post(
+        f"/api/v1/products/{shop.product['id']}/images",
+        files={"file": ("a.png", image_bytes("PNG"), "image/png")},
+        headers=shop.merchant.headers,
+    )
+    assert picture.status_code == 201, picture.text
+    asked, untouched = await paid_order(app, client, shop), await paid_order(app, client, shop)
+    mine = "/api/v1/merchants/me/orders"
+
+    async def ids(refund: str, who: dict[str, str] = shop.merchant.headers) -> list[int]:
+        path = mine if who is shop.merchant.headers else "/api/v1/orders"
+        resp = await client.get(path, params={"refund": refund}, headers=who)
+        assert resp.status_code == 200, resp.text
+        return [o["id"] for o in resp.json()["items"]]
+
+    async def ask() -> None:
+        resp = await client.post(
+            f"/api/v1/orders/{asked}/refund-request",
+            json={"reason": "too small"},
+            headers=shop.buyer.headers,
+        )
+        assert resp.status_code == 201, resp.text
+
+    await ask()
+    assert await ids("requested") == [asked]
+    assert await ids("requested", shop.buyer.headers) == [asked]
+    await client.post(
+        f"{mine}/{asked}/refund-decision", json={"approve": False}, headers=shop.merchant.headers
+    )
+    assert (await ids("requested"), await ids("rejected")) == ([], [asked])
+    await ask()
+    assert (await ids("requested"), await ids("rejected")) == ([asked], [])
+    listed = (await client.get(mine, headers=shop.merchant.headers)).json()["items"]
+    assert {o["id"] for o in listed} == {asked, untouched}
+    for got in listed:
+        assert got["merchant_name"] == "Test Shop"
+        assert got["items"][0]["image_url"] == picture.json()["images"][0]["url"]
+    bad = await client.get(mine, params={"refund": "maybe"}, headers=shop.merchant.headers)
+    assert bad.status_code == 422
 
 
 async def test_nobody_acts_on_someone_elses_order(

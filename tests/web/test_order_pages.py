@@ -166,3 +166,26 @@ async def test_csv_export_link_works_with_the_page_session(client: httpx.AsyncCl
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/csv")
     assert resp.content.startswith(b"\xef\xbb\xbf")
+
+
+async def test_one_order_of_the_shop_and_refunds_to_decide(client: httpx.AsyncClient) -> None:
+    placed = await order_in_show(client)
+    merchant, order_id = placed["merchant"], placed["order"]["id"]
+    one = await client.get(f"/merchant/orders/{order_id}", headers=as_browser(merchant))
+    assert one.status_code == 200
+    assert page_data(one.text)["order_id"] == order_id
+    assert 'href="/merchant/orders">← All orders</a>' in one.text
+    for who, status in ((await sign_up(client, "merchant"), 404), (placed["buyer"], 403)):
+        resp = await client.get(f"/merchant/orders/{order_id}", headers=as_browser(who))
+        assert resp.status_code == status
+        assert SHIP_TO["address"] not in resp.text
+    missing = await client.get("/merchant/orders/999999", headers=as_browser(merchant, "zh-CN"))
+    assert (missing.status_code, "找不到这个订单" in missing.text) == (404, True)
+    login = await client.get(f"/merchant/orders/{order_id}", headers=HTML)
+    assert login.status_code == 303
+
+    decide = await client.get("/merchant/orders?refund=requested", headers=as_browser(merchant))
+    assert page_data(decide.text)["refund"] == "requested"
+    assert 'data-refund="requested" aria-current="page"' in decide.text
+    plain = await client.get("/merchant/orders?refund=bogus", headers=as_browser(merchant))
+    assert page_data(plain.text)["refund"] is None

@@ -204,16 +204,41 @@ async def order_page(order_id: int, request: Request, uow: UowDep) -> Response:
 
 @router.get("/merchant/orders", response_class=HTMLResponse)
 async def merchant_orders_page(
-    request: Request, uow: UowDep, status: str | None = None, show_id: int | None = None
+    request: Request,
+    uow: UowDep,
+    status: str | None = None,
+    show_id: int | None = None,
+    refund: str | None = None,
+) -> Response:
+    return await _merchant_orders(request, uow, status, show_id, refund == "requested", None)
+
+
+@router.get("/merchant/orders/{order_id}", response_class=HTMLResponse)
+async def merchant_order_page(order_id: int, request: Request, uow: UowDep) -> Response:
+    """One order of the shop (a link to share with a colleague, or from a notification)."""
+    return await _merchant_orders(request, uow, None, None, False, order_id)
+
+
+async def _merchant_orders(  # noqa: PLR0913 - the page's filters, passed through
+    request: Request,
+    uow: UowDep,
+    status: str | None,
+    show_id: int | None,
+    to_decide: bool,
+    order_id: int | None,
 ) -> Response:
     who = await viewer(request, uow)
     if who.user is None:
         return login_redirect(request)
     if not who.is_merchant or who.user.merchant_id is None:
         return forbidden(request, who, "merchant")
+    if order_id is not None:
+        order = await OrdersRepository(uow.session).order(order_id)
+        if order is None or order.merchant_id != who.user.merchant_id:
+            return order_not_found(request, who)
     titles = await _show_titles(uow, await _order_show_ids(uow, merchant_id=who.user.merchant_id))
     merchant = await AccountsRepository(uow.session).merchant(who.user.merchant_id)
-    chosen = _status(status)
+    chosen = "" if to_decide else _status(status)
     show = show_id if show_id in titles else None
     return render(
         request,
@@ -221,11 +246,15 @@ async def merchant_orders_page(
         "merchant_orders.html",
         statuses=STATUSES,
         chosen=chosen,
+        to_decide=to_decide,
+        order_id=order_id,
         show_id=show,
         shows=sorted(titles.items(), reverse=True),
         shop=merchant.name if merchant else None,
         page_data={
             "status": chosen,
+            "refund": "requested" if to_decide else None,
+            "order_id": order_id,
             "show_id": show,
             "shows": {str(k): v for k, v in titles.items()},
             "i18n": _messages(who),

@@ -8,10 +8,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from livecart.db.inserts import insert_if_absent
+from livecart.features.accounts.models import Merchant
+from livecart.features.catalog.models import ProductImage
 from livecart.features.orders.models import (
     CartItem,
     Order,
@@ -21,6 +24,15 @@ from livecart.features.orders.models import (
     Refund,
 )
 from livecart.kit.pagination import PageRequest
+
+
+def latest_refunds(status: str) -> Select[int]:
+    """Ids of orders whose latest refund is in `status` (a rejected one may be asked again)."""
+    later = aliased(Refund)
+    return select(Refund.order_id).where(
+        Refund.status == status,
+        ~exists().where(later.order_id == Refund.order_id, later.id > Refund.id),
+    )
 
 
 class OrdersRepository:
@@ -107,8 +119,11 @@ class OrdersRepository:
         merchant_id: int | None = None,
         status: str | None = None,
         show_id: int | None = None,
+        refund: str | None = None,
     ) -> list[Order]:
         query = select(Order).order_by(Order.id.desc()).limit(page.limit + 1)
+        if refund is not None:
+            query = query.where(Order.id.in_(latest_refunds(refund)))
         if page.after is not None:
             query = query.where(Order.id < page.after)
         if buyer_id is not None:
@@ -187,6 +202,27 @@ class OrdersRepository:
             for row in rows:
                 out[row.order_id] = row
         return out
+
+    async def first_images(self, product_ids: Sequence[int]) -> dict[int, str]:
+        """The storage key of each product's first image."""
+        out: dict[int, str] = {}
+        if product_ids:
+            rows = await self.session.execute(
+                select(ProductImage.product_id, ProductImage.storage_key)
+                .where(ProductImage.product_id.in_(list(product_ids)))
+                .order_by(ProductImage.position.desc(), ProductImage.id.desc())
+            )
+            for product_id, key in rows.all():
+                out[int(product_id)] = str(key)  # the last written is the first in order
+        return out
+
+    async def shop_names(self, merchant_ids: Sequence[int]) -> dict[int, str]:
+        if not merchant_ids:
+            return {}
+        rows = await self.session.execute(
+            select(Merchant.id, Merchant.name).where(Merchant.id.in_(list(merchant_ids)))
+        )
+        return {int(i): str(name) for i, name in rows.all()}
 
     async def open_refund(self, order_id: int) -> Refund | None:
         return await self.session.scalar(

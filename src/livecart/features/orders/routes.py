@@ -42,6 +42,10 @@ StatusFilter = Literal[
     "expired",
     "refunded",
 ]
+RefundFilter = Literal["requested", "approved", "rejected", "refunded"]
+REFUND_QUERY = Query(
+    None, alias="refund", description="only orders whose latest refund is in this state"
+)
 
 
 def orders_context(request: Request, uow: UowDep) -> service.Orders:
@@ -115,11 +119,12 @@ async def my_orders(
     user: CurrentUser,
     ctx: OrdersDep,
     order_status: StatusFilter | None = Query(None, alias="status"),
+    refund: RefundFilter | None = REFUND_QUERY,
     cursor: str | None = None,
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
 ) -> Page[OrderOut]:
     page = page_request(cursor, limit)
-    rows = await ctx.repo.page(page, buyer_id=user.id, status=order_status)
+    rows = await ctx.repo.page(page, buyer_id=user.id, status=order_status, refund=refund)
     return await _page(ctx, rows, page.limit)
 
 
@@ -176,12 +181,15 @@ async def merchant_orders(
     ctx: OrdersDep,
     order_status: StatusFilter | None = Query(None, alias="status"),
     show_id: int | None = Query(None, ge=1, le=2**63 - 1),
+    refund: RefundFilter | None = REFUND_QUERY,
     cursor: str | None = None,
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
 ) -> Page[OrderOut]:
     merchant_id = service.merchant_of(user)
     page = page_request(cursor, limit)
-    rows = await ctx.repo.page(page, merchant_id=merchant_id, status=order_status, show_id=show_id)
+    rows = await ctx.repo.page(
+        page, merchant_id=merchant_id, status=order_status, show_id=show_id, refund=refund
+    )
     return await _page(ctx, rows, page.limit)
 
 

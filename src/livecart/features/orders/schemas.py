@@ -101,6 +101,7 @@ class OrderItemOut(Out):
     options: dict[str, str]
     quantity: int
     unit_price: Decimal
+    image_url: str | None = Field(description="the product's first image today")
 
 
 class RefundOut(Out):
@@ -118,6 +119,7 @@ class OrderOut(Out):
     id: int
     buyer_id: int
     merchant_id: int
+    merchant_name: str | None = Field(description="the shop's name")
     status: Literal[
         "awaiting_payment",
         "paid",

@@ -34,6 +34,7 @@ from livecart.features.sales.models import SaleClaim
 from livecart.features.sales.repository import SalesRepository
 from livecart.kit.clock import utcnow
 from livecart.kit.money import Money
+from livecart.kit.storage import LocalStorage
 
 log = logging.getLogger(__name__)
 EXPIRY_BATCH = 500
@@ -355,7 +356,14 @@ async def orders_out(ctx: Orders, orders: list[Order]) -> list[OrderOut]:
     items = await ctx.repo.items(ids)
     pays = await ctx.repo.payments_of(ids)
     refunds = await ctx.repo.refunds_of(ids)
-    return [_order_out(o, items[o.id], pays.get(o.id), refunds.get(o.id)) for o in orders]
+    images = await ctx.repo.first_images(sorted({i.product_id for v in items.values() for i in v}))
+    shops = await ctx.repo.shop_names(sorted({o.merchant_id for o in orders}))
+    return [
+        _order_out(
+            o, items[o.id], pays.get(o.id), refunds.get(o.id), images, shops.get(o.merchant_id)
+        )
+        for o in orders
+    ]
 
 
 def _money(minor: int, currency: str) -> Money:
@@ -363,12 +371,18 @@ def _money(minor: int, currency: str) -> Money:
 
 
 def _order_out(
-    order: Order, items: list[OrderItem], payment: Payment | None, refund: Refund | None
+    order: Order,
+    items: list[OrderItem],
+    payment: Payment | None,
+    refund: Refund | None,
+    images: dict[int, str],
+    shop: str | None,
 ) -> OrderOut:
     return OrderOut(
         id=order.id,
         buyer_id=order.buyer_id,
         merchant_id=order.merchant_id,
+        merchant_name=shop,
         status=order.status,
         source=order.source,
         show_id=order.show_id,
@@ -385,6 +399,7 @@ def _order_out(
                 options=i.options,
                 quantity=i.quantity,
                 unit_price=_money(i.unit_price_minor, order.currency).amount,
+                image_url=LocalStorage.url(images.get(i.product_id)),
             )
             for i in items
         ],

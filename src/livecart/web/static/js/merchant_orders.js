@@ -1,4 +1,5 @@
-// The merchant's orders: status tabs and a show filter (links and a GET form), "load more",
+// The merchant's orders (or one of them, at /merchant/orders/ID): status tabs, refunds to decide
+// and a show filter (links and a GET form), "load more",
 // shipping with carrier and tracking number, marking delivered, deciding refund requests.
 import { api, clearError, clone, field, formatTime, money, page, setBusy, t, toast } from "./core.js";
 import { orderError, showOrderError, statusText } from "./orders.js";
@@ -35,7 +36,9 @@ function renderOrder(o) {
   card.dataset.orderId = o.id;
   card.dataset.status = o.status;
   card._order = o;
-  field(card, "number").textContent = t("orders.number", { id: o.id });
+  const number = field(card, "number");
+  number.textContent = t("orders.number", { id: o.id });
+  number.href = `/merchant/orders/${o.id}`;
   const chip = field(card, "status");
   chip.textContent = statusText(o.status);
   chip.dataset.status = o.status;
@@ -164,9 +167,12 @@ async function load() {
   try {
     const query = new URLSearchParams({ limit: "10" });
     if (page.status) query.set("status", page.status);
+    if (page.refund) query.set("refund", page.refund);
     if (page.show_id) query.set("show_id", String(page.show_id));
     if (cursor) query.set("cursor", cursor);
-    const out = await api("GET", `/api/v1/merchants/me/orders?${query}`);
+    const out = page.order_id
+      ? { items: [await api("GET", `/api/v1/orders/${page.order_id}`)], next_cursor: null }
+      : await api("GET", `/api/v1/merchants/me/orders?${query}`);
     for (const o of out.items) {
       const card = renderOrder(o);
       list.append(card);

@@ -100,7 +100,8 @@ function renderOrder(o) {
   const card = clone("tpl-order");
   card.dataset.orderId = o.id;
   card.dataset.status = o.status;
-  field(card, "number").textContent = t("orders.number", { id: o.id });
+  const number = t("orders.number", { id: o.id });
+  field(card, "number").textContent = o.merchant_name ? `${o.merchant_name} · ${number}` : number;
   const chip = field(card, "status");
   chip.textContent = statusText(o.status);
   chip.dataset.status = o.status;
@@ -110,7 +111,7 @@ function renderOrder(o) {
     refund.hidden = false;
   }
   const first = o.items[0];
-  setImage(card, null, first?.title);
+  setImage(card, first?.image_url, first?.title);
   field(card, "title").textContent = o.items.map((i) => i.title).join("、");
   field(card, "options").textContent = first ? Object.values(first.options).join(" / ") : "";
   const title = page.shows?.[String(o.show_id)];
