@@ -219,7 +219,7 @@ async def merchant_order_page(order_id: int, request: Request, uow: UowDep) -> R
     return await _merchant_orders(request, uow, None, None, False, order_id)
 
 
-async def _merchant_orders(  # noqa: PLR0913 - the page's filters, passed through
+async def _merchant_orders(
     request: Request,
     uow: UowDep,
     status: str | None,
