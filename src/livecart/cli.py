@@ -205,6 +205,47 @@ def cmd_replay_encode(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_replay_enqueue(args: argparse.Namespace, settings: Settings) -> int:
+    """Queue the encode for `livecart worker`s (RQ), then follow its progress on the replay."""
+    import json
+    import time
+    from dataclasses import asdict
+
+    from livecart.features.media.encode_queue import RqQueue
+    from livecart.features.media.encoding import replay_encode_state
+
+    if not settings.redis_url:
+        print("error: --queue needs REDIS_URL (the RQ queue's Redis)", file=sys.stderr)
+        return 2
+    _migrate(settings)
+    queued = RqQueue(settings.redis_url).submit_now(args.show)
+    print(
+        f"show {args.show}: {'queued' if queued else 'already queued or running'}", file=sys.stderr
+    )
+    if not args.follow:
+        return 0
+    while True:
+        state = asyncio.run(replay_encode_state(settings, args.show))
+        if state is None:
+            print(f"\nerror: show {args.show} has no replay (replay_not_found)", file=sys.stderr)
+            return 2
+        done = f"{state.encode_progress:4.0%}"
+        print(f"\rencoding the replay of show {args.show}: {done}", end="", file=sys.stderr)
+        if state.encode_status in ("ready", "failed"):
+            print(file=sys.stderr)
+            print(json.dumps({"show_id": args.show, **asdict(state)}, ensure_ascii=False))
+            return 0 if state.encode_status == "ready" else 1
+        time.sleep(1.0)
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Take replay encodes from the RQ queue (REDIS_URL)."""
+    from livecart.features.media.encode_queue import run_worker
+
+    _migrate(settings)
+    return run_worker(settings, burst=args.burst)
+
+
 def cmd_verify_allocation(args: argparse.Namespace, _settings: Settings) -> int:
     """Recompute a fair_window sale's allocation from its published seed and log."""
     import json
@@ -349,6 +390,15 @@ def build_parser() -> argparse.ArgumentParser:
     encode.add_argument("show", type=int, help="the show's id")
     encode.add_argument("--target-vmaf", type=float, default=93.0)
     encode.set_defaults(func=cmd_replay_encode)
+    enqueue = replay.add_parser(
+        "enqueue", help="queue a replay's encode for `livecart worker`s (RQ on REDIS_URL)"
+    )
+    enqueue.add_argument("show", type=int, help="the show's id")
+    enqueue.add_argument("--follow", action="store_true", help="show progress until it is done")
+    enqueue.set_defaults(func=cmd_replay_enqueue)
+    worker = sub.add_parser("worker", help="run replay encodes from the RQ queue (REDIS_URL)")
+    worker.add_argument("--burst", action="store_true", help="stop when the queue is empty")
+    worker.set_defaults(func=cmd_worker)
     media = sub.add_parser("media", help="live video: the ingest's nginx-rtmp configuration")
     media_sub = media.add_subparsers(dest="media_command", required=True)
     config = media_sub.add_parser(

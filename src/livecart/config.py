@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     stream_grace_secs: float = 30.0
     # Encode each replay's smaller rendition in the background when it is ready (both cores).
     replay_encode_auto: bool = True
+    # Where encodes run: in this process, or on RQ (REDIS_URL) taken by `livecart worker`s.
+    replay_encode_queue: Literal["inprocess", "rq"] = "inprocess"
     # Where nginx reaches this process for its callbacks; `livecart serve` fills in its port.
     http_port: int = 8000
     max_body_bytes: int = MAX_BODY_BYTES

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from livecart.config import Settings
@@ -121,3 +122,28 @@ async def encode_in_background(factory: SessionFactory, settings: Settings, show
             report.vmaf_mean,
             report.encode_time_s,
         )
+
+
+@dataclass(frozen=True)
+class EncodeState:
+    encode_status: str
+    encode_progress: float
+    bitrate_kbps: int | None
+    vmaf: float | None
+
+
+async def replay_encode_state(settings: Settings, show_id: int) -> EncodeState | None:
+    """The encode's status, progress and figures as the replay row has them (None: no replay)."""
+    from livecart.db.engine import make_engine, make_session_factory
+
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        async with make_session_factory(engine)() as session:
+            replay = await MediaRepository(session).replay(show_id)
+            if replay is None:
+                return None
+            return EncodeState(
+                replay.encode_status, replay.encode_progress, replay.bitrate_kbps, replay.vmaf
+            )
+    finally:
+        await engine.dispose()

@@ -10,7 +10,8 @@ import socket
 
 from livecart.config import Settings
 from livecart.db.uow import SessionFactory, UnitOfWork
-from livecart.features.media import encoding, service
+from livecart.features.media import service
+from livecart.features.media.encode_queue import EncodeQueue, make_encode_queue
 from livecart.features.media.nginx import NginxProcess, check_installed, port_free, stop_stale
 from livecart.features.media.packager import Packagers, show_dir
 from livecart.kit.clock import utcnow
@@ -29,7 +30,7 @@ class MediaNode:
         self.nginx: NginxProcess | None = None
         self.status = "off"
         self._sweeper: asyncio.Task[None] | None = None
-        self._encodes: set[asyncio.Task[None]] = set()
+        self.encodes: EncodeQueue = make_encode_queue(factory, settings)
         # Processes that share a database tell their recordings apart by this.
         where = f"{socket.gethostname()}:{settings.data_dir.resolve()}"
         self.node_id = hashlib.sha256(where.encode()).hexdigest()[:32]
@@ -72,8 +73,7 @@ class MediaNode:
     async def close(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
-        for task in self._encodes:
-            task.cancel()
+        await self.encodes.close()
         await self.packagers.close()
         if self.nginx is not None:
             await self.nginx.stop()
@@ -120,12 +120,10 @@ class MediaNode:
             await service.finish_replay(ctx, replay, show_dir(self.settings, show_id))
             status, duration = replay.status, replay.duration_ms
         if status == "ready" and self.settings.replay_encode_auto:  # the smaller rendition
-            task = asyncio.create_task(
-                encoding.encode_in_background(self.factory, self.settings, show_id),
-                name=f"encode-replay-{show_id}",
-            )
-            self._encodes.add(task)
-            task.add_done_callback(self._encodes.discard)
+            try:
+                await self.encodes.submit(show_id)
+            except Exception:  # the replay plays as it is; `livecart replay encode` can redo it
+                log.exception("show %d: could not queue the replay's encode", show_id)
         log.info(
             "show %d: replay %s (%s ms of video) in %.2f s",
             show_id,
