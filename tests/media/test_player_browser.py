@@ -14,7 +14,7 @@ from websockets.sync.client import connect
 
 from tests.browser.conftest import CHROMIUM, LAUNCH_ARGS, PHONE
 from tests.conftest import IN_CI
-from tests.media.conftest import MediaServer, scheduled_show, show_state, wait_for
+from tests.media.conftest import ARTIFACTS, MediaServer, scheduled_show, show_state, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -112,3 +112,31 @@ def test_viewer_plays_live_and_sees_the_drop_with_its_video(
     assert 0 <= seen["pd"] - t_event < 600, (seen, t_event)
     # …which is the viewer's delay after the server's moment, not on the message's arrival.
     assert seen["now"] - t_event > 300, (seen, t_event)
+
+
+def test_host_console_previews_the_stream_with_its_delay(
+    media_server: MediaServer,
+    http: httpx.Client,
+    publishers: Callable[..., subprocess.Popen[bytes]],
+    page_at: Callable[[str], Any],
+) -> None:
+    s = scheduled_show(http)
+    console = page_at("/")
+    console.context.add_cookies(
+        [{"name": "lc_session", "value": s.host["token"], "url": media_server.base}]
+    )
+    console.goto(f"/host/shows/{s.id}/console")
+    assert console.locator("#preview-box").is_hidden()  # not live yet
+    publishers(media_server.rtmp(s.key), 25)
+    wait_for(lambda: show_state(http, s.id) == "live", timeout=5, what="the show to go live")
+    status = console.locator("#preview-status")
+    # The console hears the show go live over its room connection and starts the preview.
+    console.wait_for_function(
+        "() => document.getElementById('preview-status').dataset.status === 'on'", timeout=20_000
+    )
+    text = status.inner_text()
+    assert text.startswith("On air · viewers see you"), text
+    seconds = float(text.rsplit("you ", 1)[1].split(" s", 1)[0])
+    assert 0.2 < seconds < 6, text
+    assert console.locator("#preview").is_visible()
+    console.screenshot(path=str(ARTIFACTS / "console-preview.png"))

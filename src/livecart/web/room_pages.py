@@ -119,10 +119,16 @@ async def console_page(show_id: int, request: Request, uow: UowDep) -> Response:
             glyph="lock",
         )
     out = await show_out(ctx, show, who.user)
+    media = request.app.state.media
     return render(
         request,
         who,
         "console.html",
         show=out,
-        page_data=room_data(request, who, out),
+        page_data={
+            **room_data(request, who, out),
+            # Where OBS sends the stream (the key itself is only shown on "My shows").
+            "rtmp_server": f"rtmp://{request.url.hostname}:{media.settings.rtmp_port}/live",
+            "media_status": media.status,
+        },
     )

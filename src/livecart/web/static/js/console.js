@@ -2,6 +2,7 @@
 // live and end; moderate the chat; answer questions; watch the counters.
 // User text only ever goes in through textContent.
 import { api, clone, field, page, t, toast } from "./core.js";
+import { attachPlayer } from "./player.js";
 import { connectRoom, dropState, roomErrorText } from "./room.js";
 
 const $ = (id) => document.getElementById(id);
@@ -85,12 +86,55 @@ function showState(value) {
   $("open-room").hidden = value !== "live";
   $("not-live-hint").hidden = value === "live";
   const live = value === "live";
+  watchPreview(live);
   document.querySelectorAll('.cl-item [data-act="explain"], .cl-item [data-act="drop"]').forEach((b) => {
     b.disabled = !live;
   });
   if (value === "ended" || value === "cancelled") {
     errorBox.textContent = t("console.ended");
     errorBox.hidden = false;
+  }
+}
+
+// --- the preview: the host's own stream, as viewers get it, and how far behind it is -------------
+
+let preview = null;
+let previewTimer = null;
+
+function previewStatus() {
+  const box = $("preview-status");
+  const date = preview?.playingDate();
+  if (date === null || date === undefined) {
+    box.dataset.status = "waiting";
+    box.textContent =
+      page.media_status === "on"
+        ? t("console.preview_waiting", { server: page.rtmp_server })
+        : t("console.preview_waiting_off", { reason: page.media_status });
+    return;
+  }
+  box.dataset.status = "on";
+  const seconds = Math.max(0, (client.serverNow() - date) / 1000);
+  box.textContent = t("console.preview_on", { s: seconds.toFixed(1) });
+}
+
+function watchPreview(live) {
+  $("preview-box").hidden = !live;
+  if (live && !preview) {
+    const video = $("preview");
+    preview = attachPlayer(video, page.video_url, {
+      live: true,
+      onStatus: (status) => {
+        video.dataset.status = status;
+        if (status === "ready") video.hidden = false;
+      },
+    });
+    previewTimer = setInterval(previewStatus, 1000);
+    previewStatus();
+  } else if (!live && preview) {
+    clearInterval(previewTimer);
+    preview.destroy();
+    preview = null;
+    $("preview").hidden = true;
   }
 }
 
