@@ -30,8 +30,10 @@ from livecart.features.sales.arbiter import (
     SaleInfo,
 )
 from livecart.features.sales.models import FlashSale, SaleClaim
+from livecart.features.sales.redis_arbiter import RedisArbiter
 from livecart.features.sales.repository import SalesRepository
 from livecart.features.sales.schemas import ClaimOut
+from livecart.features.sales.shared_window import SharedFairWindow
 from livecart.features.sales.window import FairWindow
 from livecart.features.sales.writer import ClaimRefused, NewClaim, WinnerWriter
 from livecart.kit.clock import as_utc, utcnow
@@ -92,7 +94,7 @@ class SaleGate:
         self.secret = secret
         self._infos: dict[int, SaleInfo] = {}
         self._info_loads: dict[int, asyncio.Task[SaleInfo]] = {}
-        self._windows: dict[int, FairWindow] = {}
+        self._windows: dict[int, FairWindow | SharedFairWindow] = {}
         self._repairs: dict[int, asyncio.Task[None]] = {}
 
     @property
@@ -217,10 +219,16 @@ class SaleGate:
         except Exception:
             log.exception("preparing sale %s failed; its first attempt will", sale_id)
 
-    def window(self, sale: SaleInfo) -> FairWindow:
+    def window(self, sale: SaleInfo) -> FairWindow | SharedFairWindow:
+        """The sale's fair window: in this process (embedded), or shared by every process
+        through Redis (so the requests of all of them are drawn together)."""
         window = self._windows.get(sale.id)
         if window is None:
-            window = self._windows[sale.id] = FairWindow(self, sale)
+            if isinstance(self.arbiter, RedisArbiter):
+                window = SharedFairWindow(self, sale, self.arbiter.redis)
+            else:
+                window = FairWindow(self, sale)
+            self._windows[sale.id] = window
         return window
 
     async def _answer(

@@ -2,8 +2,8 @@
 they are decided in lot order by the same arbiter as any other request, the allocation log is
 written (the seed with it becomes public), and each waiting caller gets its decision.
 
-One process decides a window: the embedded gate is one process, and with Redis the requests of
-a window must reach one process (see docs/adr/0003-flash-sale-gate.md).
+This is the embedded gate's window (one process). With the Redis gate the window is shared by
+every process: shared_window.py.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ class FairWindow:
         self._task: asyncio.Task[None] | None = None
 
     async def enter(self, buyer_id: int, key: str, quantity: int) -> Reservation:
-        if self.closed:  # arrived as the window was being decided: first come from here on
+        if self.closed:  # arrived as the window was being decided: first come, after all of it
+            await self.done.wait()
             return await self.gate.arbiter.reserve(self.sale, buyer_id, key, quantity)
         found = self.requests.get((buyer_id, key))
         if found is not None:
