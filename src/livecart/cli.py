@@ -131,6 +131,8 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     from livecart.features.sales.reconcile import reconcile
 
     assert models  # every table is mapped (the claims refer to users)
+    if args.server:
+        return _reconcile_on_server(args.server, args.sale, repair=args.repair)
 
     async def run() -> dict[str, object]:
         engine = make_engine(settings.resolved_database_url)
@@ -153,6 +155,34 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
         return report
 
     report = asyncio.run(run())
+    print(json.dumps(report, ensure_ascii=False))
+    return 0 if report["agree"] or report["repaired"] else 1
+
+
+def _reconcile_on_server(server: str, sale_id: int, *, repair: bool) -> int:
+    import json
+    import os
+
+    import httpx
+
+    token = os.environ.get("LIVECART_TOKEN", "")
+    if not token:
+        print("error: --server needs LIVECART_TOKEN (a host's or admin's token)", file=sys.stderr)
+        return 2
+    try:
+        resp = httpx.post(
+            f"{server.rstrip('/')}/api/v1/sales/{sale_id}/reconcile",
+            params={"repair": str(repair).lower()},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+    except httpx.HTTPError as exc:
+        print(f"error: {server} did not answer: {exc!r}", file=sys.stderr)
+        return 2
+    if resp.status_code != 200:
+        print(f"error: {resp.status_code} {resp.text}", file=sys.stderr)
+        return 2
+    report = resp.json()
     print(json.dumps(report, ensure_ascii=False))
     return 0 if report["agree"] or report["repaired"] else 1
 
@@ -375,6 +405,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rec.add_argument("sale", type=int, help="the sale id")
     rec.add_argument("--repair", action="store_true", help="rebuild the counters from the claims")
+    rec.add_argument(
+        "--server",
+        metavar="URL",
+        help="ask this running server (it sees its own memory; the token of its host or an "
+        "admin in LIVECART_TOKEN)",
+    )
     rec.set_defaults(func=cmd_reconcile)
     verify = sub.add_parser(
         "verify-allocation", help="recompute a fair_window sale's allocation from seed and log"

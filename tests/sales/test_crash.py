@@ -44,7 +44,8 @@ async def _sign_up(http: httpx.AsyncClient, role: str, **extra: Any) -> dict[str
     return {"Authorization": f"Bearer {resp.json()['token']}"}
 
 
-async def _stage(http: httpx.AsyncClient) -> tuple[int, list[dict[str, str]]]:
+async def _stage(http: httpx.AsyncClient) -> tuple[int, list[dict[str, str]], dict[str, str]]:
+    """A live show's first-come sale of UNITS units, BUYERS buyers, and the host's headers."""
     merchant = await _sign_up(http, "merchant", merchant_name="Crash shop")
     product = (
         await http.post(
@@ -85,7 +86,7 @@ async def _stage(http: httpx.AsyncClient) -> tuple[int, list[dict[str, str]]]:
         )
     ).json()
     buyers = [await _sign_up(http, "viewer") for _ in range(BUYERS)]
-    return sale["id"], buyers
+    return sale["id"], buyers, host
 
 
 async def _counts(database_url: str, sale_id: int) -> tuple[int, list[int]]:
@@ -150,7 +151,7 @@ async def test_acknowledged_purchases_survive_a_kill(
     some_through = asyncio.Event()
     with serve(database_url, data_dir, **env) as server:
         async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
-            sale_id, buyers = await _stage(http)
+            sale_id, buyers, host = await _stage(http)
 
             async def attempt(headers: dict[str, str]) -> None:
                 try:
@@ -180,6 +181,17 @@ async def test_acknowledged_purchases_survive_a_kill(
     assert report["claimed"] == report["db_taken"] == taken, report
     assert _reconcile(database_url, data_dir, sale_id, env)["agree"]
     with serve(database_url, data_dir, **env) as server:  # restarted: the sale goes on
+        # The server's own view (for embedded: its memory, rebuilt from the claims at start).
+        on_server = _reconcile(
+            database_url,
+            data_dir,
+            sale_id,
+            {**env, "LIVECART_TOKEN": host["Authorization"].split()[1]},
+            "--server",
+            server.base,
+        )
+        assert (on_server["backend"], on_server["agree"]) == (backend, True), on_server
+        assert on_server["gate_taken"] in (None, taken), on_server
         async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
             left = (await http.get(f"/api/v1/sales/{sale_id}")).json()["left"]
             assert left == UNITS - taken

@@ -139,3 +139,35 @@ def test_allocation_is_a_pure_function_of_seed_and_log() -> None:
     assert sum(e.quantity for e in first if e.outcome == "won") <= 4
     for name in ("p0", "p1", "p2"):
         assert sum(e.quantity for e in first if e.pseudonym == name and e.outcome == "won") <= 2
+
+
+async def test_reconcile_inside_the_server_sees_its_memory(
+    client: httpx.AsyncClient, session_app: FastAPI
+) -> None:
+    """POST /sales/{id}/reconcile runs in the server, so the embedded gate's memory is seen."""
+    show = await live_show(client)
+    sale = await open_sale(client, show, units=5, per_buyer_limit=2)
+    buyers = [await sign_up(client, "viewer") for _ in range(2)]
+    for b in buyers:
+        assert (await buy(client, b, sale["id"])).status_code == 201
+    path = f"/api/v1/sales/{sale['id']}/reconcile"
+    gate = session_app.state.sale_gate
+    await gate.arbiter.release(await gate.info(sale["id"]), buyers[0].id, 1, key=None)
+    drift = (await client.post(path, headers=show.host.headers)).json()
+    assert (drift["backend"], drift["agree"], drift["claimed"], drift["gate_taken"]) == (
+        "embedded",
+        False,
+        2,
+        1,
+    )
+    fixed = await client.post(path, params={"repair": "true"}, headers=show.host.headers)
+    assert fixed.status_code == 200 and fixed.json()["repaired"], fixed.text
+    assert (await client.post(path, headers=show.host.headers)).json()["agree"]
+    assert_error(await client.post(path), 401, "unauthorized")
+    for outsider in (buyers[1], await sign_up(client, "host")):
+        assert_error(await client.post(path, headers=outsider.headers), 404, "show_not_found")
+    assert_error(
+        await client.post("/api/v1/sales/999999/reconcile", headers=show.host.headers),
+        404,
+        "sale_not_found",
+    )

@@ -86,7 +86,7 @@ async def test_redis_restarted_mid_sale(
     some_through = asyncio.Event()
     with redis_process(port) as first, serve(database_url, data_dir, **env) as server:
         async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
-            sale_id, buyers = await _stage(http)
+            sale_id, buyers, _ = await _stage(http)
 
             async def attempt(headers: dict[str, str]) -> None:
                 """A client that retries with the same key until it gets an answer."""

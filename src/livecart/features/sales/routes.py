@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 
 from livecart.db.deps import UowDep
 from livecart.errors import NotFound
@@ -13,8 +13,18 @@ from livecart.features.catalog.models import Variant
 from livecart.features.rooms.service import RoomContext, member
 from livecart.features.sales import service
 from livecart.features.sales.models import FlashSale
+from livecart.features.sales.reconcile import reconcile
 from livecart.features.sales.repository import SalesRepository
-from livecart.features.sales.schemas import AllocationOut, ClaimOut, PurchaseIn, SaleIn, SaleOut
+from livecart.features.sales.schemas import (
+    AllocationOut,
+    ClaimOut,
+    PurchaseIn,
+    ReconcileOut,
+    SaleIn,
+    SaleOut,
+)
+from livecart.features.shows.repository import ShowsRepository
+from livecart.features.shows.service import ShowsContext, hosted_show
 from livecart.kit.params import IdPath
 from livecart.kit.schemas import ERROR_RESPONSES
 from livecart.realtime.hub import Hub
@@ -122,3 +132,21 @@ async def get_allocation(sale_id: IdPath, request: Request, uow: UowDep) -> Allo
     if sale is None:
         raise NotFound("sale", sale_id=sale_id)
     return await service.allocation(repo, sale, url=str(request.url))
+
+
+@router.post("/sales/{sale_id}/reconcile")
+async def reconcile_sale(
+    sale_id: IdPath,
+    request: Request,
+    user: CurrentUser,
+    uow: UowDep,
+    repair: bool = Query(False, description="rebuild the counters from the claims"),
+) -> ReconcileOut:
+    """The reconciler run inside this server, so it sees the embedded gate's memory (the CLI,
+    another process, sees only Redis and the database). The show's host or an admin."""
+    sale = await SalesRepository(uow.session).sale(sale_id)
+    if sale is None:
+        raise NotFound("sale", sale_id=sale_id)
+    await hosted_show(ShowsContext(ShowsRepository(uow.session)), user, sale.show_id)
+    report = await reconcile(request.app.state.sale_gate, sale_id, repair=repair)
+    return ReconcileOut(**report.as_dict())

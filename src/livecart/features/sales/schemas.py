@@ -82,3 +82,22 @@ class AllocationOut(Out):
     seed_hash: str
     entries: list[LotOut]
     recompute: str
+
+
+class ReconcileOut(Out):
+    """Do the gate's counters (this server's memory or Redis) and the database agree with the
+    claims? With `repair`, both were rebuilt from the claims."""
+
+    sale_id: int
+    backend: str
+    allotted: int
+    claimed: int = Field(description="live units in claims: paid + awaiting payment")
+    left: int
+    db_taken: int
+    gate_taken: int | None = Field(description="None: the gate holds nothing for it yet")
+    db_buyers_differ: int
+    gate_buyers_differ: int | None
+    gate_requests_missing: int | None
+    gate_requests_extra: int | None
+    agree: bool
+    repaired: bool
