@@ -45,6 +45,20 @@ def psql(sql: str) -> None:
     )
 
 
+def empty_redis(url: str) -> str:
+    """`url`'s Redis database, emptied (FLUSHDB) for a test. Without Redis the test is skipped
+    locally and fails in CI."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url).flushdb()
+    except redis.RedisError:
+        if IN_CI:
+            pytest.fail(f"Redis is not reachable at {url} and CI is set")
+        pytest.skip("Redis is not reachable; CI=true makes this a failure")
+    return url
+
+
 def pg_reachable() -> bool:
     try:
         psql("SELECT 1")

@@ -17,7 +17,7 @@ import redis
 from fastapi import FastAPI
 
 from livecart.features.media.encode_queue import InProcessQueue, RqQueue
-from tests.conftest import IN_CI
+from tests.conftest import empty_redis
 from tests.media.test_replay_encode import ready_replay
 
 RQ_REDIS_URL = os.environ.get("LIVECART_TEST_RQ_REDIS_URL", "redis://127.0.0.1:6379/12")
@@ -42,13 +42,7 @@ async def test_in_process_encode_runs_once(client: httpx.AsyncClient, app: FastA
 
 @pytest.fixture
 def rq_redis() -> Iterator[str]:
-    try:
-        redis.Redis.from_url(RQ_REDIS_URL).flushdb()
-    except redis.RedisError:
-        if IN_CI:
-            pytest.fail(f"Redis is not reachable at {RQ_REDIS_URL} and CI is set")
-        pytest.skip("Redis is not reachable; CI=true makes this a failure")
-    yield RQ_REDIS_URL
+    yield empty_redis(RQ_REDIS_URL)
     redis.Redis.from_url(RQ_REDIS_URL).flushdb()
 
 

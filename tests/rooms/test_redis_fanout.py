@@ -9,9 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
-from tests.conftest import IN_CI, Actor, product_payload
+from tests.conftest import Actor, empty_redis, product_payload
 from tests.roomkit import RoomClient
 from tests.servers import Server, serve
 
@@ -21,13 +20,7 @@ pytestmark = pytest.mark.redis
 
 @pytest.fixture(scope="module")
 def redis_url() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL).flushdb()
-    except redis.RedisError:
-        if IN_CI:
-            pytest.fail(f"Redis is not reachable at {REDIS_URL} and CI is set")
-        pytest.skip("Redis is not reachable; CI=true makes this a failure")
-    return REDIS_URL
+    return empty_redis(REDIS_URL)
 
 
 @pytest.fixture(scope="module")

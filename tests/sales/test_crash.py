@@ -22,71 +22,14 @@ from sqlalchemy import func, select
 from livecart.config import Settings
 from livecart.db.engine import make_engine, make_session_factory
 from livecart.features.sales.models import FlashSale, SaleClaim
-from tests.conftest import IN_CI
+from tests.conftest import empty_redis
+from tests.sales.serverkit import sign_up_over, stage_sale
 from tests.servers import serve
 
 REDIS_URL = os.environ.get("LIVECART_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 UNITS = 40
 BUYERS = 60
-
-
-async def _sign_up(http: httpx.AsyncClient, role: str, **extra: Any) -> dict[str, Any]:
-    body = {
-        "email": f"{role}-{uuid.uuid4().hex[:8]}@crash.example.com",
-        "password": "x" * 12,
-        "display_name": role,
-        "role": role,
-        **extra,
-    }
-    resp = await http.post("/api/v1/auth/signup", json=body)
-    assert resp.status_code == 201, resp.text
-    return {"Authorization": f"Bearer {resp.json()['token']}"}
-
-
-async def _stage(http: httpx.AsyncClient) -> tuple[int, list[dict[str, str]], dict[str, str]]:
-    """A live show's first-come sale of UNITS units, BUYERS buyers, and the host's headers."""
-    merchant = await _sign_up(http, "merchant", merchant_name="Crash shop")
-    product = (
-        await http.post(
-            "/api/v1/products",
-            headers=merchant,
-            json={
-                "title": "Crash test",
-                "category": "other",
-                "open_to_hosts": True,
-                "variants": [{"sku": "C-1", "price": "5.00", "stock": 500}],
-            },
-        )
-    ).json()
-    host = await _sign_up(http, "host")
-    show = (
-        await http.post(
-            "/api/v1/shows",
-            headers=host,
-            json={
-                "title": "Crash show",
-                "planned_start": "2026-12-31T00:00:00Z",
-                "product_ids": [product["id"]],
-            },
-        )
-    ).json()
-    assert (await http.post(f"/api/v1/shows/{show['id']}/go-live", headers=host)).status_code == 200
-    sale = (
-        await http.post(
-            f"/api/v1/shows/{show['id']}/sales",
-            headers=host,
-            json={
-                "variant_id": product["variants"][0]["id"],
-                "price": "1.00",
-                "units": UNITS,
-                "per_buyer_limit": 1,
-                "countdown_ms": 0,
-            },
-        )
-    ).json()
-    buyers = [await _sign_up(http, "viewer") for _ in range(BUYERS)]
-    return sale["id"], buyers, host
 
 
 async def _counts(database_url: str, sale_id: int) -> tuple[int, list[int]]:
@@ -115,15 +58,7 @@ async def _counts(database_url: str, sale_id: int) -> tuple[int, list[int]]:
 def _gate_env(backend: str) -> dict[str, str]:
     if backend == "embedded":
         return {"LIVECART_SALE_GATE": "embedded", "REDIS_URL": ""}
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL).flushdb()
-    except redis.RedisError:
-        if IN_CI:
-            pytest.fail(f"Redis is not reachable at {REDIS_URL} and CI is set")
-        pytest.skip("Redis is not reachable")
-    return {"LIVECART_SALE_GATE": "redis", "REDIS_URL": REDIS_URL}
+    return {"LIVECART_SALE_GATE": "redis", "REDIS_URL": empty_redis(REDIS_URL)}
 
 
 def _reconcile(
@@ -151,7 +86,8 @@ async def test_acknowledged_purchases_survive_a_kill(
     some_through = asyncio.Event()
     with serve(database_url, data_dir, **env) as server:
         async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
-            sale_id, buyers, host = await _stage(http)
+            staged = await stage_sale(http, buyers=BUYERS, units=UNITS, per_buyer_limit=1)
+            sale_id, buyers = staged.sale_id, staged.buyers
 
             async def attempt(headers: dict[str, str]) -> None:
                 try:
@@ -186,7 +122,7 @@ async def test_acknowledged_purchases_survive_a_kill(
             database_url,
             data_dir,
             sale_id,
-            {**env, "LIVECART_TOKEN": host["Authorization"].split()[1]},
+            {**env, "LIVECART_TOKEN": staged.host["Authorization"].split()[1]},
             "--server",
             server.base,
         )
@@ -195,7 +131,7 @@ async def test_acknowledged_purchases_survive_a_kill(
         async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
             left = (await http.get(f"/api/v1/sales/{sale_id}")).json()["left"]
             assert left == UNITS - taken
-            late = [await _sign_up(http, "viewer") for _ in range(left + 3)]
+            late = [await sign_up_over(http, "viewer") for _ in range(left + 3)]
             answers = [
                 await http.post(
                     f"/api/v1/sales/{sale_id}/purchase",

@@ -22,7 +22,7 @@ from livecart.config import Settings
 from livecart.features.sales.gate import make_gate
 from livecart.features.sales.models import FlashSale, SaleClaim
 from livecart.features.sales.reconcile import reconcile
-from tests.conftest import IN_CI, Actor, sign_up, wipe
+from tests.conftest import Actor, empty_redis, sign_up, wipe
 from tests.roomkit import live_show
 from tests.sales.conftest import buy, open_sale
 
@@ -32,13 +32,7 @@ pytestmark = pytest.mark.redis
 
 @pytest.fixture(scope="module")
 def redis_url() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL).flushdb()
-    except redis.RedisError:
-        if IN_CI:
-            pytest.fail(f"Redis is not reachable at {REDIS_URL} and CI is set")
-        pytest.skip("Redis is not reachable; CI=true makes this a failure")
-    return REDIS_URL
+    return empty_redis(REDIS_URL)
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ import pytest
 import redis
 
 from tests.conftest import IN_CI
-from tests.sales.test_crash import UNITS, _counts, _reconcile, _stage
+from tests.sales.serverkit import stage_sale
+from tests.sales.test_crash import BUYERS, UNITS, _counts, _reconcile
 from tests.servers import free_port, serve
 
 pytestmark = pytest.mark.redis
@@ -86,7 +87,8 @@ async def test_redis_restarted_mid_sale(
     some_through = asyncio.Event()
     with redis_process(port) as first, serve(database_url, data_dir, **env) as server:
         async with httpx.AsyncClient(base_url=server.base, timeout=10) as http:
-            sale_id, buyers, _ = await _stage(http)
+            staged = await stage_sale(http, buyers=BUYERS, units=UNITS, per_buyer_limit=1)
+            sale_id, buyers = staged.sale_id, staged.buyers
 
             async def attempt(headers: dict[str, str]) -> None:
                 """A client that retries with the same key until it gets an answer."""

@@ -16,8 +16,8 @@ import pytest
 import redis
 
 from livecart.features.sales import fair
-from tests.conftest import IN_CI
-from tests.sales.test_crash import _sign_up
+from tests.conftest import empty_redis
+from tests.sales.serverkit import sign_up_over, stage_sale
 from tests.servers import serve
 
 pytestmark = pytest.mark.redis
@@ -26,66 +26,28 @@ SECRET = "shared-window-test-secret"
 UNITS, BUYERS = 5, 16
 
 
-async def _fair_sale(http: httpx.AsyncClient) -> dict[str, Any]:
-    merchant = await _sign_up(http, "merchant", merchant_name="Window shop")
-    product = (
-        await http.post(
-            "/api/v1/products",
-            headers=merchant,
-            json={
-                "title": "Window tea",
-                "category": "other",
-                "open_to_hosts": True,
-                "variants": [{"sku": "W-1", "price": "5.00", "stock": 100}],
-            },
-        )
-    ).json()
-    host = await _sign_up(http, "host")
-    show = (
-        await http.post(
-            "/api/v1/shows",
-            headers=host,
-            json={
-                "title": "Window show",
-                "planned_start": "2026-12-31T00:00:00Z",
-                "product_ids": [product["id"]],
-            },
-        )
-    ).json()
-    assert (await http.post(f"/api/v1/shows/{show['id']}/go-live", headers=host)).status_code == 200
-    resp = await http.post(
-        f"/api/v1/shows/{show['id']}/sales",
-        headers=host,
-        json={
-            "variant_id": product["variants"][0]["id"],
-            "price": "1.00",
-            "units": UNITS,
-            "per_buyer_limit": 1,
-            "countdown_ms": 1500,
-            "mode": "fair_window",
-            "window_ms": 2000,
-        },
-    )
-    assert resp.status_code == 201, resp.text
-    return dict(resp.json())
-
-
 async def test_fair_window_draws_both_processes_together(database_url: str, tmp_path: Path) -> None:
-    try:
-        redis.Redis.from_url(REDIS_URL).flushdb()
-    except redis.RedisError:
-        if IN_CI:
-            pytest.fail(f"Redis is not reachable at {REDIS_URL} and CI is set")
-        pytest.skip("Redis is not reachable; CI=true makes this a failure")
-    env = {"LIVECART_SALE_GATE": "redis", "REDIS_URL": REDIS_URL, "LIVECART_SECRET_KEY": SECRET}
+    env = {
+        "LIVECART_SALE_GATE": "redis",
+        "REDIS_URL": empty_redis(REDIS_URL),
+        "LIVECART_SECRET_KEY": SECRET,
+    }
     data_dir = tmp_path / "window"
     with serve(database_url, data_dir, **env) as a, serve(database_url, data_dir, **env) as b:
         async with (
             httpx.AsyncClient(base_url=a.base, timeout=30) as on_a,
             httpx.AsyncClient(base_url=b.base, timeout=30) as on_b,
         ):
-            buyers = [await _sign_up(on_a, "viewer") for _ in range(BUYERS)]
-            sale = await _fair_sale(on_a)  # after the sign-ups: the window is short
+            staged = await stage_sale(
+                on_a,
+                buyers=BUYERS,
+                units=UNITS,
+                per_buyer_limit=1,
+                countdown_ms=1500,
+                mode="fair_window",
+                window_ms=2000,
+            )
+            sale, buyers = staged.sale, staged.buyers
             ids = [(await on_a.get("/api/v1/me", headers=h)).json()["id"] for h in buyers]
             keys = [uuid.uuid4().hex for _ in buyers]
             opens_at = datetime.fromisoformat(sale["opens_at"])
@@ -126,7 +88,7 @@ async def test_fair_window_draws_both_processes_together(database_url: str, tmp_
                 headers={**buyers[winner], "Idempotency-Key": keys[winner]},
             )
             assert (again.status_code, again.json()["id"]) == (200, answers[winner].json()["id"])
-            late = await _sign_up(on_a, "viewer")
+            late = await sign_up_over(on_a, "viewer")
             after = await on_b.post(
                 f"/api/v1/sales/{sale['id']}/purchase",
                 json={"quantity": 1},

@@ -44,7 +44,7 @@ def live_show(base: str, *, stock: int = 1000) -> Stage:
                 "title": "Bench product",
                 "category": "other",
                 "open_to_hosts": True,
-                "variants": [{"sku": "B-1", "price": "9.90", "stock": 1000}],
+                "variants": [{"sku": "B-1", "price": "9.90", "stock": stock}],
             },
         ).json()
         host = _sign_up(http, "host")

@@ -22,14 +22,10 @@ from typing import TYPE_CHECKING
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from livecart.db.uow import UnitOfWork
 from livecart.errors import AppError
-from livecart.features.sales import fair
 from livecart.features.sales.arbiter import Outcome, Reservation, SaleInfo
-from livecart.features.sales.models import SaleLot
 from livecart.features.sales.redis_arbiter import unavailable
-from livecart.features.sales.repository import SalesRepository
-from livecart.features.sales.window import LOGGED, write_allocation
+from livecart.features.sales.window import draw
 from livecart.kit.clock import utcnow
 
 if TYPE_CHECKING:
@@ -167,41 +163,12 @@ class SharedFairWindow:
             log.exception("sale %s: deciding the fair window failed", self.sale.id)
 
     async def _decide(self, requests: dict[str, int]) -> dict[str, str]:
-        sale, gate = self.sale, self.gate
-        async with UnitOfWork(gate.factory) as uow:
-            row = await SalesRepository(uow.session).sale(sale.id)
-            seed = row.seed if row is not None else None
-        if not seed:
-            raise RuntimeError(f"sale {sale.id} has no seed")
-        ordered = []
+        asked = []
         for field, quantity in requests.items():
             buyer, key = field.split(":", 1)
-            name = fair.pseudonym(gate.secret, sale.id, int(buyer))
-            digest = fair.key_hash(key)
-            ordered.append((fair.lot(seed, name, digest), name, digest, int(buyer), key, quantity))
-        ordered.sort()
-        # Started in lot order, so the arbiter's batches keep that order.
-        decided = await asyncio.gather(
-            *(gate.arbiter.reserve(sale, b, k, q) for _, _, _, b, k, q in ordered)
-        )
-        lots = [
-            SaleLot(
-                sale_id=sale.id,
-                position=position,
-                pseudonym=name,
-                key_hash=digest,
-                quantity=quantity,
-                lot=lot,
-                outcome=LOGGED.get(d.outcome, "refused"),
-            )
-            for position, ((lot, name, digest, _, _, quantity), d) in enumerate(
-                zip(ordered, decided, strict=True)
-            )
-        ]
-        await write_allocation(gate, sale.id, lots)
-        return {
-            _field(b, k): _encode(d) for (_, _, _, b, k, _), d in zip(ordered, decided, strict=True)
-        }
+            asked.append((int(buyer), key, quantity))
+        decided = await draw(self.gate, self.sale, asked)
+        return {_field(b, k): _encode(d) for (b, k, _), d in decided}
 
 
 def _pairs(flat: list[bytes | str]) -> dict[str, int]:

@@ -83,38 +83,53 @@ class FairWindow:
             self.done.set()
 
     async def _decide(self) -> None:
-        sale = self.sale
-        async with UnitOfWork(self.gate.factory) as uow:
-            row = await SalesRepository(uow.session).sale(sale.id)
-            seed = row.seed if row is not None else None
-        if not seed:
-            raise RuntimeError(f"sale {sale.id} has no seed")
-        ordered = []
-        for (buyer_id, key), (quantity, _) in self.requests.items():
-            name = fair.pseudonym(self.gate.secret, sale.id, buyer_id)
-            digest = fair.key_hash(key)
-            ordered.append((fair.lot(seed, name, digest), name, digest, buyer_id, key, quantity))
-        ordered.sort()
-        decisions: list[tuple[asyncio.Future[Reservation], Reservation]] = []
-        lots = []
-        for position, (lot, name, digest, buyer_id, key, quantity) in enumerate(ordered):
-            decided = await self.gate.arbiter.reserve(sale, buyer_id, key, quantity)
-            decisions.append((self.requests[(buyer_id, key)][1], decided))
-            lots.append(
-                SaleLot(
-                    sale_id=sale.id,
-                    position=position,
-                    pseudonym=name,
-                    key_hash=digest,
-                    quantity=quantity,
-                    lot=lot,
-                    outcome=LOGGED.get(decided.outcome, "refused"),
-                )
-            )
-        await write_allocation(self.gate, sale.id, lots)
-        for future, decided in decisions:
+        asked = [(b, k, q) for (b, k), (q, _) in self.requests.items()]
+        for (buyer_id, key, _), decided in await draw(self.gate, self.sale, asked):
+            future = self.requests[(buyer_id, key)][1]
             if not future.done():
                 future.set_result(decided)
+
+
+Request = tuple[int, str, int]  # buyer, idempotency key, quantity
+
+
+async def draw(
+    gate: SaleGate, sale: SaleInfo, requests: list[Request]
+) -> list[tuple[Request, Reservation]]:
+    """Decide a window's requests in lot order and write the allocation log (which makes the
+    seed public); each request with its decision."""
+    async with UnitOfWork(gate.factory) as uow:
+        row = await SalesRepository(uow.session).sale(sale.id)
+        seed = row.seed if row is not None else None
+    if not seed:
+        raise RuntimeError(f"sale {sale.id} has no seed")
+    ordered = []
+    for buyer_id, key, quantity in requests:
+        name = fair.pseudonym(gate.secret, sale.id, buyer_id)
+        digest = fair.key_hash(key)
+        ordered.append((fair.lot(seed, name, digest), name, digest, buyer_id, key, quantity))
+    ordered.sort()
+    # Started in lot order; both arbiters decide in the order attempts start (Redis: batches in
+    # arrival order; embedded: no await once the sale's counters are loaded).
+    decided = await asyncio.gather(
+        *(gate.arbiter.reserve(sale, b, k, q) for _, _, _, b, k, q in ordered)
+    )
+    lots = [
+        SaleLot(
+            sale_id=sale.id,
+            position=position,
+            pseudonym=name,
+            key_hash=digest,
+            quantity=quantity,
+            lot=lot,
+            outcome=LOGGED.get(d.outcome, "refused"),
+        )
+        for position, ((lot, name, digest, _, _, quantity), d) in enumerate(
+            zip(ordered, decided, strict=True)
+        )
+    ]
+    await write_allocation(gate, sale.id, lots)
+    return [((b, k, q), d) for (_, _, _, b, k, q), d in zip(ordered, decided, strict=True)]
 
 
 async def write_allocation(gate: SaleGate, sale_id: int, lots: list[SaleLot]) -> None:
