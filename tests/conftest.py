@@ -8,6 +8,7 @@ Each test starts from empty tables.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -136,6 +137,8 @@ async def app(session_app: FastAPI) -> AsyncIterator[FastAPI]:
 
 async def wipe(app: FastAPI) -> None:
     app.state.sale_gate.forget()  # ids start again in an empty database
+    # …so a show's video folder from an earlier test would belong to the next show 1.
+    shutil.rmtree(app.state.settings.data_dir / "live", ignore_errors=True)
     async with app.state.session_factory() as session:
         existing = await _existing_tables(app)
         for table in reversed(Base.metadata.sorted_tables):
