@@ -111,6 +111,29 @@ async def show_playlist(show_id: IdPath, request: Request) -> Response:
 
 
 SegmentName = Annotated[str, Path(pattern=rules.SEGMENT_NAME.pattern, max_length=20)]
+EncodedName = Annotated[str, Path(pattern=r"^seg_\d{5}\.ts$", max_length=20)]
+
+
+@files.get("/{show_id}/encoded/index.m3u8")
+async def encoded_playlist(show_id: IdPath, request: Request) -> Response:
+    """The replay's smaller rendition (VOD); rewritten by a new encode, so not cached."""
+    path = show_dir(request.app.state.settings, show_id) / service.ENCODED_DIR / "index.m3u8"
+    if not path.is_file():
+        raise NotFound("playlist", show_id=show_id)
+    return Response(
+        path.read_text(),
+        media_type=PLAYLIST_TYPE,
+        headers={"Cache-Control": "no-cache, no-store"},
+    )
+
+
+@files.get("/{show_id}/encoded/{segment}")
+async def encoded_segment(show_id: IdPath, segment: EncodedName, request: Request) -> Response:
+    """A segment of the smaller rendition: a new encode reuses its names, so cached briefly."""
+    path = show_dir(request.app.state.settings, show_id) / service.ENCODED_DIR / segment
+    if not path.is_file():
+        raise NotFound("segment", show_id=show_id)
+    return FileResponse(path, media_type="video/mp2t", headers={"Cache-Control": "max-age=60"})
 
 
 @files.get("/{show_id}/{segment}")
@@ -148,7 +171,7 @@ async def add_marker(
     """Add a marker (the show's host only)."""
     ctx = _ctx(request, uow)
     marker = await service.add_marker(ctx, user, show_id, data)
-    return (await service.markers_out(ctx, [marker]))[0]
+    return (await service.markers_out(ctx, [marker], await service.shifts_of(ctx, show_id)))[0]
 
 
 @router.patch("/shows/{show_id}/replay/markers/{marker_id}")
@@ -163,7 +186,7 @@ async def update_marker(
     """Move or rename a marker (the show's host only)."""
     ctx = _ctx(request, uow)
     marker = await service.update_marker(ctx, user, show_id, marker_id, data)
-    return (await service.markers_out(ctx, [marker]))[0]
+    return (await service.markers_out(ctx, [marker], await service.shifts_of(ctx, show_id)))[0]
 
 
 @router.delete("/shows/{show_id}/replay/markers/{marker_id}", status_code=204)
