@@ -182,10 +182,9 @@ class Timeline:
 
 # --- the encoded rendition's timeline --------------------------------------------------------
 # The smaller rendition is encoded from the ingest recordings, each run from its first picture
-# for as long as its pictures last. The live replay's run is longer: its recording starts with
-# sound before the first picture (the encoder's delay, ~0.6 s: `lead_ms`, a still first frame
-# live) and may end with sound after the last. One entry per run: (live_start_ms,
-# encoded_start_ms, lead_ms, pictures_ms).
+# for as long as its pictures last. The live replay's run is longer: it holds its first picture
+# from t = 0 for `lead_ms` (1.7-1.8 s in the tests) before the pictures move. One entry per run:
+# (live_start_ms, encoded_start_ms, lead_ms, pictures_ms).
 
 
 def _run_for(ms: int, shifts: Sequence[Sequence[int]], column: int) -> Sequence[int] | None:
