@@ -57,6 +57,37 @@ class StorageOptions(Protocol):
     def s3_public_url(self) -> str: ...
 
 
+_opened: dict[tuple[object, ...], Storage] = {}
+_current: list[Storage] = []
+
+
+def storage_for(options: StorageOptions) -> Storage:
+    """The Storage these settings name, opened once per process (an S3 client is not free)."""
+    key = (
+        options.storage,
+        str(options.media_dir),
+        options.s3_bucket,
+        options.s3_endpoint_url,
+        options.s3_region,
+        options.s3_public_url,
+    )
+    if key not in _opened:
+        _opened[key] = open_storage(options)
+    return _opened[key]
+
+
+def use_storage(storage: Storage) -> None:
+    """Make `storage` the one `current_storage` returns: the app does it with its settings'
+    storage when it is created, so code that builds a URL deep down (a product card, a cart
+    line) needs no storage passed through every call."""
+    _current[:] = [storage]
+
+
+def current_storage() -> Storage:
+    """The app's storage (use_storage); before any app exists, local storage's URLs."""
+    return _current[0] if _current else LocalStorage(Path("media"))
+
+
 def open_storage(options: StorageOptions) -> Storage:
     """LocalStorage under media_dir, or S3Storage when `storage` is "s3". S3 credentials come
     from boto3's usual chain (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile, a role)."""
@@ -135,8 +166,8 @@ class LocalStorage:
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
-    @staticmethod
-    def url(key: str | None) -> str | None:
+    def url(self, key: str | None) -> str | None:
+        """Served by the app under /media/."""
         return MEDIA_URL_PREFIX + key if key else None
 
     def _path(self, key: str) -> Path:

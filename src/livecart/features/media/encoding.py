@@ -14,10 +14,11 @@ from pathlib import Path
 from livecart.config import Settings
 from livecart.db.uow import SessionFactory, UnitOfWork
 from livecart.errors import AppError, Conflict, NotFound
-from livecart.features.media import playlists, rules
+from livecart.features.media import playlists, rules, stored
 from livecart.features.media.packager import show_dir
 from livecart.features.media.repository import MediaRepository
 from livecart.features.media.service import ENCODED_DIR
+from livecart.kit.storage import storage_for
 from livecart.video.encode import DEFAULT_TARGET_VMAF, EncodeReport, encode_replay
 from livecart.video.ffmpeg import parse_stream_info, run_ffmpeg
 
@@ -164,9 +165,21 @@ async def encode_show_replay(
         await _set(factory, show_id, encode_status="failed")
         raise
     saver.cancel()
+    encoded_key = None
+    if settings.storage == "s3":
+        try:
+            encoded_key = await asyncio.to_thread(
+                stored.upload_hls,
+                storage_for(settings),
+                report.output,
+                stored.replay_prefix(show_id, ENCODED_DIR),
+            )
+        except Exception:
+            log.exception("show %d: the encoded replay could not be stored", show_id)
     await _set(
         factory,
         show_id,
+        encoded_key=encoded_key,
         encode_status="ready",
         encode_progress=1.0,
         encoded_path=str(report.output.relative_to(settings.data_dir)),

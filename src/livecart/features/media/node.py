@@ -10,10 +10,11 @@ import socket
 
 from livecart.config import Settings
 from livecart.db.uow import SessionFactory, UnitOfWork
-from livecart.features.media import encoding, service
+from livecart.features.media import encoding, playlists, service, stored
 from livecart.features.media.nginx import NginxProcess, check_installed, port_free, stop_stale
 from livecart.features.media.packager import Packagers, show_dir
 from livecart.kit.clock import utcnow
+from livecart.kit.storage import storage_for
 from livecart.realtime.hub import Hub
 
 log = logging.getLogger("livecart.media")
@@ -110,6 +111,25 @@ class MediaNode:
             except Exception:
                 log.exception("closing the replay of show %d failed; will retry", show_id)
 
+    async def _store(self, show_id: int) -> None:
+        """Put the replay in the bucket; until (or unless) that worked it plays from here."""
+        folder = show_dir(self.settings, show_id)
+        try:
+            key = await asyncio.to_thread(
+                stored.upload_hls,
+                storage_for(self.settings),
+                folder / playlists.REPLAY_FILE,
+                stored.replay_prefix(show_id, "live"),
+            )
+        except Exception:
+            log.exception("show %d: the replay could not be stored; it plays from here", show_id)
+            return
+        async with UnitOfWork(self.factory) as uow:
+            replay = await service.MediaContext(uow, self.hub).media.replay(show_id)
+            if replay is not None:
+                replay.playlist_key = key
+        log.info("show %d: replay stored", show_id)
+
     async def _finish(self, show_id: int) -> None:
         started = asyncio.get_running_loop().time()
         async with UnitOfWork(self.factory) as uow:
@@ -119,6 +139,8 @@ class MediaNode:
                 return
             await service.finish_replay(ctx, replay, show_dir(self.settings, show_id))
             status, duration = replay.status, replay.duration_ms
+        if status == "ready" and self.settings.storage == "s3":
+            await self._store(show_id)
         if status == "ready" and self.settings.replay_encode_auto:  # the smaller rendition
             task = asyncio.create_task(
                 encoding.encode_in_background(self.factory, self.settings, show_id),

@@ -23,6 +23,7 @@ from livecart.features.shows.models import Show
 from livecart.features.shows.rules import ShowState
 from livecart.kit.clock import utcnow
 from livecart.kit.ids import hash_secret
+from livecart.kit.storage import current_storage
 
 log = logging.getLogger("livecart.media")
 
@@ -159,9 +160,20 @@ def rendition(replay: Replay) -> Literal["live", "encoded"]:
 
 
 def playlist_url(replay: Replay) -> str:
+    """From the bucket once the rendition is stored there (storage=s3), else from this app."""
     if rendition(replay) == "encoded":
+        if replay.encoded_key:
+            return stored_url(replay.encoded_key)
         return f"/live/{replay.show_id}/{ENCODED_DIR}/index.m3u8"
+    if replay.status == "ready" and replay.playlist_key:
+        return stored_url(replay.playlist_key)
     return f"/live/{replay.show_id}/index.m3u8"
+
+
+def stored_url(key: str) -> str:
+    url = current_storage().url(key)
+    assert url is not None
+    return url
 
 
 def played_timeline(replay: Replay) -> list[list[int]]:
