@@ -11,7 +11,13 @@ import socket
 from livecart.config import Settings
 from livecart.db.uow import SessionFactory, UnitOfWork
 from livecart.features.media import encoding, playlists, service, stored
-from livecart.features.media.nginx import NginxProcess, check_installed, port_free, stop_stale
+from livecart.features.media.nginx import (
+    NginxProcess,
+    check_installed,
+    port_free,
+    stop_stale,
+    stream_name,
+)
 from livecart.features.media.packager import Packagers, show_dir
 from livecart.kit.clock import utcnow
 from livecart.kit.storage import storage_for
@@ -99,7 +105,14 @@ class MediaNode:
             )
         async with UnitOfWork(self.factory) as uow:
             media = service.MediaContext(uow, self.hub).media
-            show_ids = [r.show_id for r in await media.replays_to_finish(node=self.node_id)]
+            closing = await media.replays_to_finish(node=self.node_id)
+            show_ids = [r.show_id for r in closing]
+            still_publishing = [r.show_id for r in closing if r.publishing]
+        # The host ended the show while the encoder still streams: drop it, or it would go on
+        # publishing into nothing (and its reconnects are refused: the show is over).
+        for show_id in still_publishing:
+            if self.nginx is not None and await self.nginx.drop_publisher(stream_name(show_id)):
+                log.info("show %d: ended while streaming; publisher dropped", show_id)
         # Each replay on its own, packagers stopped together: one that fails or is slow to stop
         # must not hold the others back.
         await asyncio.gather(
