@@ -23,9 +23,22 @@ from tests.media.test_player_browser import chromium  # noqa: F401 - fixture
 from tests.media.test_replay import clock_stream
 from tests.media.test_replay_encoded import SCREENSHOTS, encode_cli
 from tests.servers import serve
-from tests.storage.test_storage import BUCKET, PUBLIC_READ, s3_endpoint  # noqa: F401 - fixture
+from tests.storage.test_storage import s3_endpoint  # noqa: F401 - fixture
 
 AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# moto keeps its buckets per process, not per server: a name of our own, not tests/storage's.
+BUCKET = "livecart-replays"
+PUBLIC_READ = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": f"arn:aws:s3:::{BUCKET}/*",
+        }
+    ],
+}
 
 
 @pytest.fixture(scope="module")
