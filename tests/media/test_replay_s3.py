@@ -161,3 +161,92 @@ def test_a_replay_is_stored_in_the_bucket_and_plays_from_there(
         assert not errors, errors
     finally:
         context.close()
+
+
+PRIVATE_BUCKET = "livecart-private"
+
+
+@pytest.fixture(scope="module")
+def private_server(
+    database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    s3_endpoint: str,  # noqa: F811
+) -> Iterator[tuple[MediaServer, dict[str, str]]]:
+    """storage=s3 on a bucket without public reads: replays play through presigned URLs."""
+    media_tools_or_skip()
+    boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_bucket(Bucket=PRIVATE_BUCKET)
+    env = {
+        **AWS,
+        "LIVECART_STORAGE": "s3",
+        "LIVECART_S3_BUCKET": PRIVATE_BUCKET,
+        "LIVECART_S3_ENDPOINT_URL": s3_endpoint,
+        "LIVECART_S3_REGION": "us-east-1",
+        "LIVECART_S3_PRESIGN": "true",
+    }
+    data_dir = tmp_path_factory.mktemp("s3-private-server")
+    with serve(
+        database_url,
+        data_dir,
+        LIVECART_STREAM_GRACE_SECS="3",
+        LIVECART_SECRET_KEY="media-test-secret",
+        **env,
+    ) as server:
+        yield MediaServer(server, data_dir), env
+
+
+def test_a_private_bucket_plays_through_presigned_urls(
+    private_server: tuple[MediaServer, dict[str, str]],
+    chromium: Any,  # noqa: F811
+) -> None:
+    server, env = private_server
+    endpoint = env["LIVECART_S3_ENDPOINT_URL"]
+    with httpx.Client(base_url=server.base, timeout=10.0) as http:
+        s = scheduled_show(http)
+        pub = clock_stream(server.rtmp(s.key), 5)
+        try:
+            wait_for(lambda: show_state(http, s.id) == "live", timeout=5, what="going live")
+            pub.wait(timeout=20)
+        finally:
+            pub.kill()
+            pub.wait()
+        ended = http.post(f"/api/v1/shows/{s.id}/end", headers=s.host["headers"])
+        assert ended.status_code == 200
+        stored = f"/live/{s.id}/stored/live.m3u8"
+        wait_for(
+            lambda: http.get(f"/api/v1/shows/{s.id}/replay").json()["playlist_url"] == stored,
+            timeout=15,
+            what="the replay in the bucket",
+        )
+        public = f"{endpoint}/{PRIVATE_BUCKET}/replays/{s.id}/live/index.m3u8"
+        assert httpx.get(public).status_code == 403  # the bucket is private
+        playlist = http.get(stored)
+        assert playlist.status_code == 200
+        segments = [x for x in playlist.text.split() if not x.startswith("#")]
+        assert segments
+        for url in segments:
+            assert url.startswith(f"{endpoint}/{PRIVATE_BUCKET}/replays/{s.id}/live/r001-"), url
+            assert "Signature" in url, url
+        assert httpx.get(segments[0]).status_code == 200
+        assert http.get(f"/live/{s.id}/stored/encoded.m3u8").status_code == 404  # not encoded
+
+    context = chromium.new_context(base_url=server.base, locale="en")
+    try:
+        page = context.new_page()
+        page.goto(f"/shows/{s.id}/replay")
+        page.wait_for_function(
+            "() => { const v = document.getElementById('replay-video');"
+            " return v.readyState >= 2 && v.currentTime > 0.5; }",
+            timeout=20_000,
+        )
+        loaded: list[str] = page.evaluate(
+            "() => performance.getEntriesByType('resource').map((e) => e.name)"
+        )
+        assert any(u.startswith(f"{endpoint}/{PRIVATE_BUCKET}/") for u in loaded), loaded
+    finally:
+        context.close()

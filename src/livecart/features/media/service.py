@@ -159,14 +159,22 @@ def rendition(replay: Replay) -> Literal["live", "encoded"]:
     return "live"
 
 
-def playlist_url(replay: Replay) -> str:
-    """From the bucket once the rendition is stored there (storage=s3), else from this app."""
+def stored_key(replay: Replay) -> str | None:
+    """The storage key of the playing rendition's playlist, once it is in the bucket."""
     if rendition(replay) == "encoded":
-        if replay.encoded_key:
-            return stored_url(replay.encoded_key)
+        return replay.encoded_key
+    return replay.playlist_key if replay.status == "ready" else None
+
+
+def playlist_url(replay: Replay, *, presign: bool = False) -> str:
+    """From the bucket once the rendition is stored there (storage=s3): its public address, or
+    with `presign` this app's copy of the playlist with signed segment URLs. Else from here."""
+    playing = rendition(replay)
+    key = stored_key(replay)
+    if key is not None:
+        return f"/live/{replay.show_id}/stored/{playing}.m3u8" if presign else stored_url(key)
+    if playing == "encoded":
         return f"/live/{replay.show_id}/{ENCODED_DIR}/index.m3u8"
-    if replay.status == "ready" and replay.playlist_key:
-        return stored_url(replay.playlist_key)
     return f"/live/{replay.show_id}/index.m3u8"
 
 
@@ -189,7 +197,7 @@ async def shifts_of(ctx: MediaContext, show_id: int) -> list[list[int]]:
     return played_timeline(replay) if replay is not None else []
 
 
-async def replay_view(ctx: MediaContext, show_id: int) -> ReplayOut:
+async def replay_view(ctx: MediaContext, show_id: int, *, presign: bool = False) -> ReplayOut:
     show = await ctx.shows.show(show_id)
     if show is None:
         raise NotFound("show", show_id=show_id)
@@ -201,7 +209,7 @@ async def replay_view(ctx: MediaContext, show_id: int) -> ReplayOut:
     return ReplayOut(
         show_id=show.id,
         status=replay.status,
-        playlist_url=playlist_url(replay) if replay.status != "failed" else None,
+        playlist_url=playlist_url(replay, presign=presign) if replay.status != "failed" else None,
         rendition=rendition(replay),
         chapters_url=f"/api/v1/shows/{show.id}/replay/chapters.vtt",
         started_at=replay.started_at,

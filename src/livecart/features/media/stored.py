@@ -27,3 +27,16 @@ def upload_hls(storage: Storage, playlist: Path, prefix: str) -> str:
     key = f"{prefix}/{PLAYLIST_NAME}"
     storage.put_bytes(key, text.encode())
     return key
+
+
+def signed_playlist(storage: Storage, key: str, *, expires_s: int) -> str:
+    """A stored playlist with each segment line replaced by its presigned URL (a private
+    bucket: a presigned playlist's relative segment names would not be signed)."""
+    prefix = key.rsplit("/", 1)[0]
+    lines = []
+    for line in storage.get_bytes(key).decode().splitlines():
+        name = line.strip()
+        if name and not name.startswith("#"):
+            line = storage.signed_url(f"{prefix}/{name}", expires_s=expires_s)
+        lines.append(line)
+    return "\n".join(lines) + "\n"
