@@ -8,18 +8,53 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from livecart.features.media.rules import vtt_time
-from tests.media.conftest import MediaServer, StreamShow, scheduled_show, show_state, wait_for
-from tests.media.test_player_browser import chromium, page_at  # noqa: F401 - fixtures
+from tests.browser.conftest import PHONE
+from tests.media.conftest import (
+    MediaServer,
+    StreamShow,
+    media_tools_or_skip,
+    scheduled_show,
+    show_state,
+    wait_for,
+)
+from tests.media.test_player_browser import chromium  # noqa: F401 - fixture
 from tests.media.test_replay import BITS, captured_ms_at, clock_stream, room_send
+from tests.servers import serve
 
 SCREENSHOTS = Path("/tmp/livecart-shots")  # noqa: S108 - looked at by hand, outside the repo
+
+
+@dataclass
+class EncodeServer:
+    """A server of this module's own, with the database `livecart replay encode` must use."""
+
+    media: MediaServer
+    database_url: str
+
+
+@pytest.fixture(scope="module")
+def encode_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[EncodeServer]:
+    media_tools_or_skip()
+    data_dir = tmp_path_factory.mktemp("encode-server")
+    with serve(
+        database_url,
+        data_dir,
+        LIVECART_STREAM_GRACE_SECS="3",
+        LIVECART_SECRET_KEY="media-test-secret",
+        LIVECART_RUN_JOBS="false",  # nothing of its own runs under the in-process tests
+    ) as server:
+        yield EncodeServer(MediaServer(server, data_dir), database_url)
 
 
 def two_run_show(media_server: MediaServer, http: httpx.Client) -> tuple[StreamShow, int]:
@@ -75,10 +110,16 @@ def encode_cli(database_url: str, media_server: MediaServer, show_id: int) -> No
 
 
 def test_the_encoded_rendition_plays_with_its_markers_in_place(
-    media_server: MediaServer,
-    http: httpx.Client,
-    database_url: str,
-    page_at: Callable[[str], Any],  # noqa: F811
+    encode_server: EncodeServer,
+    chromium: Any,  # noqa: F811
+) -> None:
+    media_server, database_url = encode_server.media, encode_server.database_url
+    with httpx.Client(base_url=media_server.base, timeout=10.0) as http:
+        check_encoded_replay(media_server, http, database_url, chromium)
+
+
+def check_encoded_replay(
+    media_server: MediaServer, http: httpx.Client, database_url: str, browser: Any
 ) -> None:
     s, started = two_run_show(media_server, http)
     replay = wait_for(
@@ -150,7 +191,18 @@ def test_the_encoded_rendition_plays_with_its_markers_in_place(
     )
 
     # The page plays the encoded segments and a marker click lands there.
-    page = page_at(f"/shows/{s.id}/replay")
+    context = browser.new_context(base_url=media_server.base, viewport=PHONE, locale="en")
+    try:
+        check_replay_page(context.new_page(), s.id, marker)
+    finally:
+        context.close()
+
+
+def check_replay_page(page: Any, show_id: int, marker: dict[str, Any]) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_default_timeout(15_000)
+    page.goto(f"/shows/{show_id}/replay")
     page.wait_for_selector('#replay-bar[data-ready="1"]')
     page.locator('.replay-marker[data-kind="product"]').click()
     page.wait_for_function(
@@ -161,8 +213,9 @@ def test_the_encoded_rendition_plays_with_its_markers_in_place(
     loaded = page.evaluate(
         "() => performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname)"
     )
-    assert f"/live/{s.id}/encoded/index.m3u8" in loaded
-    assert any(p.startswith(f"/live/{s.id}/encoded/seg_") for p in loaded), loaded
-    assert not any(p.startswith(f"/live/{s.id}/r0") for p in loaded), loaded
+    assert f"/live/{show_id}/encoded/index.m3u8" in loaded
+    assert any(p.startswith(f"/live/{show_id}/encoded/seg_") for p in loaded), loaded
+    assert not any(p.startswith(f"/live/{show_id}/r0") for p in loaded), loaded
     SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"replay-encoded-{s.id}.png"))
+    page.screenshot(path=str(SCREENSHOTS / f"replay-encoded-{show_id}.png"))
+    assert not errors, errors
