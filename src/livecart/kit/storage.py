@@ -167,8 +167,11 @@ class LocalStorage:
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
-    def url(self, key: str | None) -> str | None:
-        """Served by the app under /media/."""
+    @staticmethod
+    def url(key: str | None) -> str | None:
+        """Served by the app under /media/. Static so that a call on the class made before
+        storage was configurable still runs; ruff bans it (TID251): use the instance,
+        `current_storage().url(key)`, or it gives local URLs under storage=s3."""
         return MEDIA_URL_PREFIX + key if key else None
 
     def signed_url(self, key: str, *, expires_s: int = 3600) -> str:
