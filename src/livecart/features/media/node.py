@@ -36,6 +36,7 @@ class MediaNode:
         self.nginx: NginxProcess | None = None
         self.status = "off"
         self._sweeper: asyncio.Task[None] | None = None
+        self._stores: set[asyncio.Task[None]] = set()
         self._encodes: set[asyncio.Task[None]] = set()
         # Processes that share a database tell their recordings apart by this.
         where = f"{socket.gethostname()}:{settings.data_dir.resolve()}"
@@ -79,6 +80,8 @@ class MediaNode:
     async def close(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
+        for task in self._stores:
+            task.cancel()
         for task in self._encodes:
             task.cancel()
         await self.packagers.close()
@@ -153,7 +156,11 @@ class MediaNode:
             await service.finish_replay(ctx, replay, show_dir(self.settings, show_id))
             status, duration = replay.status, replay.duration_ms
         if status == "ready" and self.settings.storage == "s3":
-            await self._store(show_id)
+            # In the background: a long show is thousands of segments, and the sweep must go on
+            # ending other shows meanwhile. The replay plays from here until it is stored.
+            task = asyncio.create_task(self._store(show_id), name=f"store-replay-{show_id}")
+            self._stores.add(task)
+            task.add_done_callback(self._stores.discard)
         if status == "ready" and self.settings.replay_encode_auto:  # the smaller rendition
             task = asyncio.create_task(
                 encoding.encode_in_background(self.factory, self.settings, show_id),
