@@ -30,7 +30,7 @@ from livecart.features.sales.models import FlashSale
 from livecart.features.sales.repository import SalesRepository
 from livecart.features.sales.routes import router as sales_router
 from livecart.features.shows.routes import router as shows_router
-from livecart.kit.storage import LocalStorage
+from livecart.kit.storage import storage_for, use_storage
 from livecart.realtime.hub import make_hub
 from livecart.web import media_pages, pages, product_pages, sandbox_pages
 from livecart.web.errors import install_error_handlers
@@ -71,7 +71,8 @@ def create_app(settings: Settings | None = None, *, ingest: bool = False) -> Fas
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
-    app.state.storage = LocalStorage(settings.media_dir)
+    app.state.storage = storage_for(settings)  # local (data_dir/media) or s3
+    use_storage(app.state.storage)
     app.state.hub = make_hub(settings.redis_url)
     app.state.sale_gate = make_gate(
         app.state.session_factory,

@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     s3_endpoint_url: str = Field(default="", description="for MinIO, R2, OSS, ...; empty: AWS")
     s3_region: str = ""
     s3_public_url: str = Field(default="", description="public base URL of the bucket (a CDN)")
+    # A private bucket: replays play through presigned URLs (the app serves their playlists with
+    # every segment signed) instead of the bucket's public address.
+    s3_presign: bool = False
+    s3_presign_secs: int = Field(default=6 * 3600, ge=60, le=7 * 24 * 3600)
     # The flash-sale gate's arbiter: in process memory (one process) or Redis (many; REDIS_URL).
     sale_gate: Literal["embedded", "redis"] = "embedded"
     # Live video (features/media): nginx-rtmp ingest started by `livecart serve` when installed.

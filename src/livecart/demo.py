@@ -28,7 +28,7 @@ from livecart.features.shows.rules import ShowAction
 from livecart.features.shows.schemas import ShowIn
 from livecart.kit.clock import utcnow
 from livecart.kit.images import check_image
-from livecart.kit.storage import LocalStorage
+from livecart.kit.storage import Storage, storage_for
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - published demo credentials, printed on first start
 MERCHANT_EMAIL = "shop@demo.livecart.dev"
@@ -104,7 +104,7 @@ async def seed_demo(settings: Settings) -> DemoSummary:
     """Create the demo data unless the database already has users."""
     engine = make_engine(settings.resolved_database_url)
     factory = make_session_factory(engine)
-    storage = LocalStorage(settings.media_dir)
+    storage = storage_for(settings)
     try:
         async with UnitOfWork(factory) as uow:
             if await uow.session.scalar(select(func.count()).select_from(User)):
@@ -114,7 +114,7 @@ async def seed_demo(settings: Settings) -> DemoSummary:
         await engine.dispose()
 
 
-async def _seed(uow: UnitOfWork, settings: Settings, storage: LocalStorage) -> DemoSummary:
+async def _seed(uow: UnitOfWork, settings: Settings, storage: Storage) -> DemoSummary:
     repo = AccountsRepository(uow.session)
     merchant = (
         await accounts.sign_up(

@@ -136,3 +136,36 @@ def test_stream_back_within_grace_continues_the_show(
     wait_for(
         lambda: "#EXT-X-ENDLIST" in playlist(http, s.id), timeout=10, what="the replay playlist"
     )
+
+
+def test_ending_the_show_drops_the_encoder(
+    media_server: MediaServer, http: httpx.Client, publishers: Publish
+) -> None:
+    """The host ends the show from the console while the encoder still streams: nginx-rtmp's
+    control module drops it, the replay closes with what was streamed, and the encoder coming
+    back (as OBS reconnects) is refused."""
+    s = scheduled_show(http)
+    pub = publishers(media_server.rtmp(s.key), 60)
+    wait_for(lambda: show_state(http, s.id) == "live", timeout=5, what="the show to go live")
+    wait_for(lambda: len(segments(playlist(http, s.id))) >= 3, timeout=10, what="segments")
+    ended_at = time.monotonic()
+    ended = http.post(f"/api/v1/shows/{s.id}/end", headers=s.host["headers"])
+    assert ended.status_code == 200, ended.text
+    pub.wait(timeout=10)  # ffmpeg exits when nginx drops its connection
+    assert time.monotonic() - ended_at < 5
+    replay = wait_for(
+        lambda: (r := http.get(f"/api/v1/shows/{s.id}/replay").json())["status"] == "ready" and r,
+        timeout=10,
+        what="the replay",
+    )
+    assert replay["duration_ms"] >= 3000
+    text = playlist(http, s.id)
+    assert text.rstrip().endswith("#EXT-X-ENDLIST")
+    assert len(segments(text)) >= 3
+    again = publishers(media_server.rtmp(s.key), 5)
+    assert again.wait(timeout=10) != 0
+    log = media_server.server.log.read_text()
+    assert f"show {s.id}: ended while streaming; publisher dropped" in log
+    assert s.key not in log
+    nginx_log = (media_server.data_dir / "nginx" / "logs" / "error.log").read_text()
+    assert s.key not in nginx_log

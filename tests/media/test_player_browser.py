@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -140,3 +141,65 @@ def test_host_console_previews_the_stream_with_its_delay(
     assert 0.2 < seconds < 6, text
     assert console.locator("#preview").is_visible()
     console.screenshot(path=str(ARTIFACTS / "console-preview.png"))
+
+
+# Records, the moment the "show ended" overlay shows, the video's server time, whether the
+# video reached its end, and the server's now.
+WATCH_ENDED = """() => {
+  const overlay = document.getElementById('ended');
+  window.endedSeen = null;
+  new MutationObserver(() => {
+    if (window.endedSeen === null && !overlay.hidden) {
+      const video = document.getElementById('player');
+      window.endedSeen = {
+        pd: window.lcPlayer.player.playingDate(),
+        videoEnded: video.ended,
+        now: window.lcRoom.serverNow(),
+      };
+    }
+  }).observe(overlay, { attributes: true, attributeFilter: ['hidden'] });
+}"""
+
+
+def test_the_ended_overlay_waits_for_the_picture(
+    media_server: MediaServer,
+    http: httpx.Client,
+    publishers: Callable[..., subprocess.Popen[bytes]],
+    page_at: Callable[[str], Any],
+) -> None:
+    s = scheduled_show(http)
+    publishers(media_server.rtmp(s.key), 40)
+    wait_for(lambda: show_state(http, s.id) == "live", timeout=5, what="the show to go live")
+    viewer = page_at(f"/shows/{s.id}/live")
+    wait_for(
+        lambda: viewer.evaluate("() => window.lcPlayer.player.playingDate() !== null"),
+        timeout=15,
+        what="the video to play",
+    )
+    viewer.wait_for_function("() => window.lcRoom.open")
+    viewer.evaluate(WATCH_ENDED)
+    wait_for(
+        lambda: viewer.evaluate("() => window.lcPlayer.delayMs()") > 500,
+        timeout=10,
+        what="the viewer to be behind live",
+    )
+    room = media_server.server.room_base
+    with connect(f"{room}/rooms/{s.id}") as ws:
+        ws.send(json.dumps({"type": "hello", "token": s.host["token"]}))
+        while json.loads(ws.recv(timeout=5))["type"] != "snapshot":
+            pass
+        ended = http.post(f"/api/v1/shows/{s.id}/end", headers=s.host["headers"])
+        assert ended.status_code == 200, ended.text
+        while (message := json.loads(ws.recv(timeout=5)))["type"] != "show_state":
+            pass
+    t_event = message["t_event"]
+    seen = wait_for(
+        lambda: viewer.evaluate("() => window.endedSeen"), timeout=15, what="the ended overlay"
+    )
+    # Not on the message: after the viewer's delay, when the picture got to the host's press
+    # (or to the video's last frame, if that came first).
+    assert seen["now"] - t_event > 300, (seen, t_event)
+    assert seen["videoEnded"] or (seen["pd"] is not None and seen["pd"] >= t_event), seen
+    shots = Path("/tmp/livecart-shots")  # noqa: S108 - looked at by hand, outside the repo
+    shots.mkdir(exist_ok=True)
+    viewer.screenshot(path=str(shots / f"room-ended-{s.id}.png"))

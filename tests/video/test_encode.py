@@ -43,6 +43,17 @@ def probe_keyframes(path: Path) -> list[float]:
     return [t - times[0] for t in times]
 
 
+def first_frame_pts(segment: Path) -> float:
+    """The stream time of a segment's first video frame (ffprobe does not reset it per file)."""
+    ffprobe = shutil.which("ffprobe")
+    if ffprobe is None:
+        pytest.skip("ffprobe (Debian's ffmpeg) is needed to read segment times")
+    args = ["-v", "error", "-select_streams", "v:0", "-read_intervals", "%+#1"]
+    args += ["-show_entries", "frame=pts_time", "-of", "json", str(segment)]
+    out = subprocess.run([ffprobe, *args], capture_output=True, check=True, text=True).stdout
+    return float(json.loads(out)["frames"][0]["pts_time"])
+
+
 def baseline(source: Path, out: Path) -> Path:
     args: list[str | Path] = ["-i", source, "-map", "0:v:0", "-c:v", "libx264"]
     run_ffmpeg([*args, "-preset", "veryfast", "-b:v", f"{BASELINE_KBPS}k", out])
@@ -100,6 +111,12 @@ def test_hls_with_keyframes_at_markers_and_progress(clips: dict[str, Path], tmp_
     frame = 1 / 25
     for marker in markers:  # the first frame at or after each marker is a key frame
         assert any(marker - 0.001 <= k < marker + frame for k in keys), (marker, keys)
+    # …and starts a segment, so a jump to a marker loads the segment that begins there.
+    segments = [report.output.parent / line for line in playlist.split() if line.endswith(".ts")]
+    firsts = [first_frame_pts(s) for s in segments]
+    starts = [round(t - firsts[0], 3) for t in firsts]
+    for marker in markers:
+        assert any(marker - 0.001 <= s < marker + frame for s in starts), (marker, starts)
     assert seen[-1] == 1.0
     assert seen == sorted(seen)
     assert report.vmaf_mean > 0

@@ -89,3 +89,17 @@ def test_the_model_never_sells_quality_for_more_crf() -> None:
     odd = SceneProbes(1.0, [(20.0, 93.0, 800.0), (24.0, 93.5, 500.0)])  # a noisy measurement
     assert odd.vmaf(30.0) < odd.vmaf(24.0)
     assert odd.log_kbps(30.0) < odd.log_kbps(24.0)
+
+
+def test_live_and_encoded_times_map_both_ways() -> None:
+    from livecart.features.media.rules import encoded_ms, live_ms
+
+    # Two runs: 4.7 s live with 3 s of pictures from 0.6 s in; then 8.7 s live, 7 s of pictures.
+    shifts = [[0, 0, 600, 3000], [4700, 3000, 600, 7000]]
+    assert encoded_ms(1000, []) == 1000 == live_ms(1000, [])
+    assert encoded_ms(0, shifts) == 0  # before the first picture: the first picture
+    assert encoded_ms(1600, shifts) == 1000
+    assert encoded_ms(4500, shifts) == 3000  # after the last picture of run 1
+    assert encoded_ms(6300, shifts) == 4000
+    assert live_ms(4000, shifts) == 6300
+    assert live_ms(1000, shifts) == 1600

@@ -38,6 +38,7 @@ class Storage(Protocol):
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
     def url(self, key: str | None) -> str | None: ...
+    def signed_url(self, key: str, *, expires_s: int = 3600) -> str: ...
 
 
 class StorageOptions(Protocol):
@@ -55,6 +56,37 @@ class StorageOptions(Protocol):
     def s3_region(self) -> str: ...
     @property
     def s3_public_url(self) -> str: ...
+
+
+_opened: dict[tuple[object, ...], Storage] = {}
+_current: list[Storage] = []
+
+
+def storage_for(options: StorageOptions) -> Storage:
+    """The Storage these settings name, opened once per process (an S3 client is not free)."""
+    key = (
+        options.storage,
+        str(options.media_dir),
+        options.s3_bucket,
+        options.s3_endpoint_url,
+        options.s3_region,
+        options.s3_public_url,
+    )
+    if key not in _opened:
+        _opened[key] = open_storage(options)
+    return _opened[key]
+
+
+def use_storage(storage: Storage) -> None:
+    """Make `storage` the one `current_storage` returns: the app does it with its settings'
+    storage when it is created, so code that builds a URL deep down (a product card, a cart
+    line) needs no storage passed through every call."""
+    _current[:] = [storage]
+
+
+def current_storage() -> Storage:
+    """The app's storage (use_storage); before any app exists, local storage's URLs."""
+    return _current[0] if _current else LocalStorage(Path("media"))
 
 
 def open_storage(options: StorageOptions) -> Storage:
@@ -137,7 +169,15 @@ class LocalStorage:
 
     @staticmethod
     def url(key: str | None) -> str | None:
+        """Served by the app under /media/. Static so that a call on the class made before
+        storage was configurable still runs; ruff bans it (TID251): use the instance,
+        `current_storage().url(key)`, or it gives local URLs under storage=s3."""
         return MEDIA_URL_PREFIX + key if key else None
+
+    def signed_url(self, key: str, *, expires_s: int = 3600) -> str:
+        """Local files are served to anyone who has the address: the same as url()."""
+        del expires_s
+        return MEDIA_URL_PREFIX + check_key(key)
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)

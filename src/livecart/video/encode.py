@@ -123,6 +123,7 @@ def encode_replay(
             duration_s=scan.duration_s,
             has_audio=scan.info.has_audio,
             segment_s=SEGMENT_S,
+            cuts_s=markers,
         )
     report(1.0)
     return _summary(output, kind, scan.duration_s, target, began, markers, results)

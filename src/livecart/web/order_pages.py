@@ -23,7 +23,7 @@ from livecart.features.orders.repository import OrdersRepository
 from livecart.features.orders.routes import StatusFilter
 from livecart.features.orders.schemas import OrderOut
 from livecart.features.shows.models import Show
-from livecart.kit.storage import LocalStorage
+from livecart.kit.storage import current_storage
 from livecart.web.i18n import catalog
 from livecart.web.view import Viewer, forbidden, login_redirect, render, viewer
 
@@ -179,7 +179,7 @@ async def order_page(order_id: int, request: Request, uow: UowDep) -> Response:
     products = await CatalogRepository(uow.session).products_by_ids(
         sorted({i.product_id for i in out.items})
     )
-    images = {p.id: LocalStorage.url(p.images[0].storage_key) for p in products if p.images}
+    images = {p.id: current_storage().url(p.images[0].storage_key) for p in products if p.images}
     paying = request.query_params.get("paying") == "1"
     data: dict[str, Any] = {
         "order": out.model_dump(mode="json"),

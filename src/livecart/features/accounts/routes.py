@@ -33,7 +33,7 @@ from livecart.kit.images import check_image
 from livecart.kit.pagination import DEFAULT_LIMIT, MAX_LIMIT, encode_cursor, page_request
 from livecart.kit.params import IdFilter, IdPath
 from livecart.kit.schemas import ERROR_RESPONSES, Page
-from livecart.kit.storage import LocalStorage
+from livecart.kit.storage import current_storage
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
@@ -43,7 +43,7 @@ def host_out(user: User, profile: HostProfile, *, following: bool = False) -> Ho
         id=user.id,
         display_name=user.display_name,
         bio=profile.bio,
-        avatar_url=LocalStorage.url(profile.avatar_key),
+        avatar_url=current_storage().url(profile.avatar_key),
         categories=profile.categories,
         followers_count=profile.followers_count,
         merchant_id=profile.merchant_id,

@@ -15,7 +15,7 @@ from livecart.features.accounts.schemas import HostProfileIn, SignUpIn
 from livecart.kit.clock import utcnow
 from livecart.kit.ids import hash_secret, new_token
 from livecart.kit.images import CheckedImage
-from livecart.kit.storage import LocalStorage
+from livecart.kit.storage import Storage
 
 SIGNUP_ROLES = {
     "viewer": Role.VIEWER,
@@ -160,7 +160,7 @@ async def update_host_profile(
 
 
 async def set_host_avatar(
-    repo: AccountsRepository, actor: User | None, image: CheckedImage, storage: LocalStorage
+    repo: AccountsRepository, actor: User | None, image: CheckedImage, storage: Storage
 ) -> tuple[User, HostProfile]:
     user = require_role(actor, Role.HOST)
     _, profile = await host(repo, user.id)

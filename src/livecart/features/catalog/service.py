@@ -24,7 +24,7 @@ from livecart.features.catalog.schemas import (
 from livecart.kit.images import CheckedImage
 from livecart.kit.money import Money, MoneyError
 from livecart.kit.pagination import PageRequest
-from livecart.kit.storage import LocalStorage
+from livecart.kit.storage import Storage, current_storage
 
 
 def require_staff(actor: User | None) -> tuple[User, int]:
@@ -202,7 +202,7 @@ async def add_image(
     actor: User | None,
     product_id: int,
     image: CheckedImage,
-    storage: LocalStorage,
+    storage: Storage,
 ) -> Product:
     product = await owned_product(repo, actor, product_id)
     count = await repo.image_count(product.id)
@@ -302,7 +302,10 @@ def product_out(product: Product) -> ProductOut:
         stock_total=sum(v.stock for v in live),
         images=[
             ImageOut(
-                id=i.id, url=LocalStorage.url(i.storage_key) or "", width=i.width, height=i.height
+                id=i.id,
+                url=current_storage().url(i.storage_key) or "",
+                width=i.width,
+                height=i.height,
             )
             for i in product.images
         ],

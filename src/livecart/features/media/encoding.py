@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,13 +15,17 @@ from pathlib import Path
 from livecart.config import Settings
 from livecart.db.uow import SessionFactory, UnitOfWork
 from livecart.errors import AppError, Conflict, NotFound
+from livecart.features.media import playlists, rules, stored
 from livecart.features.media.packager import show_dir
 from livecart.features.media.repository import MediaRepository
+from livecart.features.media.service import ENCODED_DIR
+from livecart.kit.storage import storage_for
 from livecart.video.encode import DEFAULT_TARGET_VMAF, EncodeReport, encode_replay
-from livecart.video.ffmpeg import run_ffmpeg
+from livecart.video.ffmpeg import parse_stream_info, run_ffmpeg
 
 log = logging.getLogger(__name__)
 PROGRESS_SAVE_EVERY_SECS = 2.0
+INGEST_NAME = re.compile(r"^ingest-r(\d{3})\.mkv$")
 
 
 async def _set(factory: SessionFactory, show_id: int, **values: object) -> None:
@@ -31,15 +36,80 @@ async def _set(factory: SessionFactory, show_id: int, **values: object) -> None:
                 setattr(replay, name, value)
 
 
-def _joined(sources: list[Path], folder: Path) -> Path:
-    """One recording per run of the show; several are joined (stream copy) into one."""
-    if len(sources) == 1:
-        return sources[0]
+def live_run_lengths(folder: Path) -> dict[int, float]:
+    """Each run's length (s) in the live replay: the sum of its complete segments."""
+    return {run[0].run: sum(s.duration for s in run) for run in playlists.runs(folder) if run}
+
+
+def _run_of(path: Path) -> int | None:
+    match = INGEST_NAME.match(path.name)
+    return int(match.group(1)) if match else None
+
+
+_START_RE = re.compile(r"Duration: .*?, start: (-?[\d.]+)")
+_PTS_RE = re.compile(r"pts_time:(-?[\d.]+)")
+_FRAMES_RE = re.compile(r"frame=\s*(\d+)")
+
+
+def _video_span(source: Path) -> tuple[float, float, float]:
+    """(the recording's start, its first picture's time, how long its pictures last), in its
+    own timestamps. The length is frames / frame rate, as the encoder counts it."""
+    args: list[str | Path] = ["-copyts", "-i", source, "-map", "0:v:0", "-frames:v", "1"]
+    _, log = run_ffmpeg([*args, "-vf", "showinfo", "-f", "null", "-"])
+    start, picture = _START_RE.search(log), _PTS_RE.search(log)
+    _, counted = run_ffmpeg(["-i", source, "-map", "0:v:0", "-c", "copy", "-f", "null", "-"])
+    frames = _FRAMES_RE.findall(counted)
+    info = parse_stream_info(counted)
+    if start is None or picture is None or not frames or info is None:
+        raise Conflict("no_recording", "A recording of the show has no picture.")
+    return float(start.group(1)), float(picture.group(1)), int(frames[-1]) / info.fps
+
+
+def _joined(
+    sources: list[Path], folder: Path, lengths: dict[int, float]
+) -> tuple[Path, list[list[int]]]:
+    """One recording per run of the show, joined (stream copy) into one on the live replay's
+    timeline: each run from its first picture to the length it has in the live replay, and a
+    run with no live segment left out. Returns the joined file and, per run, where it lies in
+    both renditions (rules.encoded_ms), so markers, chapters and seeks hold for either.
+    Without the live playlists (no lengths), the recordings are joined whole."""
+    if not lengths:
+        if len(sources) == 1:
+            return sources[0], []
+        entries = [f"file '{source.resolve()}'\n" for source in sources]
+        shifts: list[list[int]] = []
+    else:
+        entries, shifts = [], []
+        live_at = encoded_at = 0.0
+        for source in sources:
+            run = _run_of(source)
+            length = lengths.get(run, 0.0) if run is not None else 0.0
+            if length <= 0:
+                continue
+            start, picture, pictures = _video_span(source)
+            # Live, the run's first picture is held from the run's t = 0 until the pictures
+            # catch up (the packager's clock starts before the first frame it can decode and
+            # the recording's copy starts at its first key frame): measured with the clock
+            # burnt into the frames, the live run is this much longer than the recording's
+            # pictures, all of it at its head (1.7-1.8 s in the tests).
+            del start
+            lead = max(0.0, length - pictures)
+            span = min(pictures, length - lead)
+            shifts.append([round(x * 1000) for x in (live_at, encoded_at, lead, span)])
+            live_at += length
+            if span > 0:
+                entries.append(
+                    f"file '{source.resolve()}'\ninpoint {picture:.6f}\n"
+                    f"outpoint {picture + span:.6f}\nduration {span:.6f}\n"
+                )
+                encoded_at += span
+    if not entries:
+        raise Conflict("no_recording", "No recording of the show matches its replay.")
     listing = folder / "ingest-all.txt"
-    listing.write_text("".join(f"file '{p.resolve()}'\n" for p in sources))
+    listing.write_text("".join(entries))
     joined = folder / "ingest-all.mkv"
     run_ffmpeg(["-f", "concat", "-safe", "0", "-i", listing, "-c", "copy", joined])
-    return joined
+    return joined, shifts
 
 
 async def encode_show_replay(
@@ -62,8 +132,7 @@ async def encode_show_replay(
         sources = [p for p in sources if p.exists() and p.stat().st_size > 0]
         if not sources:
             raise Conflict("no_recording", "The show's ingest recording is missing.")
-        markers = await MediaRepository(uow.session).markers(show_id)
-        markers_s = sorted({m.start_ms / 1000 for m in markers})
+        starts_ms = [m.start_ms for m in await MediaRepository(uow.session).markers(show_id)]
         replay.encode_status, replay.encode_progress = "encoding", 0.0
     folder = show_dir(settings, show_id)
     done = 0.0
@@ -81,11 +150,13 @@ async def encode_show_replay(
 
     saver = asyncio.create_task(save_progress())
     try:
-        source = await asyncio.to_thread(_joined, sources, folder)
+        lengths = await asyncio.to_thread(live_run_lengths, folder)
+        source, shifts = await asyncio.to_thread(_joined, sources, folder, lengths)
+        markers_s = sorted({rules.encoded_ms(ms, shifts) / 1000 for ms in starts_ms})
         report = await asyncio.to_thread(
             encode_replay,
             source,
-            folder / "encoded",
+            folder / ENCODED_DIR,
             markers_s=markers_s,
             target_vmaf=target_vmaf,
             progress=on_progress,
@@ -95,12 +166,25 @@ async def encode_show_replay(
         await _set(factory, show_id, encode_status="failed")
         raise
     saver.cancel()
+    encoded_key = None
+    if settings.storage == "s3":
+        try:
+            encoded_key = await asyncio.to_thread(
+                stored.upload_hls,
+                storage_for(settings),
+                report.output,
+                stored.replay_prefix(show_id, ENCODED_DIR),
+            )
+        except Exception:
+            log.exception("show %d: the encoded replay could not be stored", show_id)
     await _set(
         factory,
         show_id,
+        encoded_key=encoded_key,
         encode_status="ready",
         encode_progress=1.0,
         encoded_path=str(report.output.relative_to(settings.data_dir)),
+        encoded_timeline=shifts or None,
         bitrate_kbps=round(report.bitrate_kbps),
         vmaf=round(report.vmaf_mean, 2),
     )

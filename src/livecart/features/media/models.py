@@ -51,6 +51,12 @@ class Replay(IdMixin, CreatedMixin, Base):
     vmaf: Mapped[float | None] = mapped_column(Float)
     encode_status: Mapped[str] = mapped_column(String(12), default="pending")
     encode_progress: Mapped[float] = mapped_column(Float, default=0.0)
+    # Where each run of the live replay lies in the encoded one: [live_start_ms,
+    # encoded_start_ms, lead_ms, pictures_ms] per run (rules.encoded_ms); null: the same.
+    encoded_timeline: Mapped[list[Any] | None] = mapped_column(JSON)
+    # Object storage keys of the uploaded playlists (storage=s3); null: served from data_dir.
+    playlist_key: Mapped[str | None] = mapped_column(String(200))
+    encoded_key: Mapped[str | None] = mapped_column(String(200))
 
     @property
     def publishing(self) -> bool:

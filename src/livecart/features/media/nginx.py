@@ -52,11 +52,39 @@ def nginx_dir(settings: Settings) -> Path:
     return settings.data_dir / "nginx"
 
 
+CONTROL_SOCKET = "control.sock"
+# sockaddr_un holds 108 bytes; a data dir deeper than this gets no control socket.
+MAX_SOCKET_PATH = 100
+
+
+def control_socket(settings: Settings) -> Path | None:
+    """nginx-rtmp's control interface (drop a publisher) listens on this unix socket: only this
+    machine's users with access to the data dir can reach it, and it needs no port."""
+    path = nginx_dir(settings).resolve() / CONTROL_SOCKET
+    return path if len(str(path)) <= MAX_SOCKET_PATH else None
+
+
 def render_config(settings: Settings, *, module: Path = RTMP_MODULE) -> str:
     """The whole nginx.conf: nginx in the foreground, its pid and logs under the data dir, one
     RTMP application whose publishers are checked by livecart."""
     prefix = nginx_dir(settings).resolve()
     base = hook_base(settings)
+    socket_path = control_socket(settings)
+    control = (
+        f"""http {{
+    access_log off;
+    server {{
+        # nginx-rtmp's control module: livecart drops a show's publisher when the host ends it.
+        listen unix:{socket_path};
+        location /control {{
+            rtmp_control all;
+        }}
+    }}
+}}
+"""
+        if socket_path is not None
+        else ""
+    )
     return f"""# Written by `livecart media config`; livecart serve writes and runs it itself.
 load_module {module};
 daemon off;
@@ -88,7 +116,7 @@ rtmp {{
         }}
     }}
 }}
-"""
+{control}"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +185,9 @@ class NginxProcess:
         prefix = nginx_dir(self.settings)
         (prefix / "logs").mkdir(parents=True, exist_ok=True)
         conf = prefix / "nginx.conf"
+        socket_path = control_socket(self.settings)
+        if socket_path is not None:  # left by an nginx that was killed: it would not bind
+            socket_path.unlink(missing_ok=True)
         conf.write_text(render_config(self.settings))
         conf.chmod(0o600)  # it holds the hook token
         error_log = prefix / "logs" / "error.log"
@@ -184,6 +215,26 @@ class NginxProcess:
             APP,
             self.proc.pid,
         )
+
+    async def drop_publisher(self, name: str) -> bool:
+        """Disconnect whoever publishes stream `name` (the host ended the show while the
+        encoder still streams). True when nginx dropped someone."""
+        import httpx
+
+        path = control_socket(self.settings)
+        if not self.running or path is None or not path.exists():
+            return False
+        transport = httpx.AsyncHTTPTransport(uds=str(path))
+        async with httpx.AsyncClient(transport=transport, timeout=2.0) as client:
+            try:
+                response = await client.get(
+                    "http://nginx/control/drop/publisher", params={"app": APP, "name": name}
+                )
+            except httpx.HTTPError as exc:
+                log.warning("could not drop the publisher of %s: %s", name, exc)
+                return False
+        # nginx-rtmp answers with the number of clients it dropped.
+        return response.status_code == 200 and response.text.strip() not in ("", "0")
 
     async def _listening(self) -> bool:
         host = self.settings.rtmp_host

@@ -10,11 +10,18 @@ import socket
 
 from livecart.config import Settings
 from livecart.db.uow import SessionFactory, UnitOfWork
-from livecart.features.media import service
+from livecart.features.media import playlists, service, stored
 from livecart.features.media.encode_queue import EncodeQueue, make_encode_queue
-from livecart.features.media.nginx import NginxProcess, check_installed, port_free, stop_stale
+from livecart.features.media.nginx import (
+    NginxProcess,
+    check_installed,
+    port_free,
+    stop_stale,
+    stream_name,
+)
 from livecart.features.media.packager import Packagers, show_dir
 from livecart.kit.clock import utcnow
+from livecart.kit.storage import storage_for
 from livecart.realtime.hub import Hub
 
 log = logging.getLogger("livecart.media")
@@ -30,6 +37,7 @@ class MediaNode:
         self.nginx: NginxProcess | None = None
         self.status = "off"
         self._sweeper: asyncio.Task[None] | None = None
+        self._stores: set[asyncio.Task[None]] = set()
         self.encodes: EncodeQueue = make_encode_queue(factory, settings)
         # Processes that share a database tell their recordings apart by this.
         where = f"{socket.gethostname()}:{settings.data_dir.resolve()}"
@@ -73,6 +81,8 @@ class MediaNode:
     async def close(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
+        for task in self._stores:
+            task.cancel()
         await self.encodes.close()
         await self.packagers.close()
         if self.nginx is not None:
@@ -98,7 +108,14 @@ class MediaNode:
             )
         async with UnitOfWork(self.factory) as uow:
             media = service.MediaContext(uow, self.hub).media
-            show_ids = [r.show_id for r in await media.replays_to_finish(node=self.node_id)]
+            closing = await media.replays_to_finish(node=self.node_id)
+            show_ids = [r.show_id for r in closing]
+            still_publishing = [r.show_id for r in closing if r.publishing]
+        # The host ended the show while the encoder still streams: drop it, or it would go on
+        # publishing into nothing (and its reconnects are refused: the show is over).
+        for show_id in still_publishing:
+            if self.nginx is not None and await self.nginx.drop_publisher(stream_name(show_id)):
+                log.info("show %d: ended while streaming; publisher dropped", show_id)
         # Each replay on its own, packagers stopped together: one that fails or is slow to stop
         # must not hold the others back.
         await asyncio.gather(
@@ -110,6 +127,25 @@ class MediaNode:
             except Exception:
                 log.exception("closing the replay of show %d failed; will retry", show_id)
 
+    async def _store(self, show_id: int) -> None:
+        """Put the replay in the bucket; until (or unless) that worked it plays from here."""
+        folder = show_dir(self.settings, show_id)
+        try:
+            key = await asyncio.to_thread(
+                stored.upload_hls,
+                storage_for(self.settings),
+                folder / playlists.REPLAY_FILE,
+                stored.replay_prefix(show_id, "live"),
+            )
+        except Exception:
+            log.exception("show %d: the replay could not be stored; it plays from here", show_id)
+            return
+        async with UnitOfWork(self.factory) as uow:
+            replay = await service.MediaContext(uow, self.hub).media.replay(show_id)
+            if replay is not None:
+                replay.playlist_key = key
+        log.info("show %d: replay stored", show_id)
+
     async def _finish(self, show_id: int) -> None:
         started = asyncio.get_running_loop().time()
         async with UnitOfWork(self.factory) as uow:
@@ -119,6 +155,12 @@ class MediaNode:
                 return
             await service.finish_replay(ctx, replay, show_dir(self.settings, show_id))
             status, duration = replay.status, replay.duration_ms
+        if status == "ready" and self.settings.storage == "s3":
+            # In the background: a long show is thousands of segments, and the sweep must go on
+            # ending other shows meanwhile. The replay plays from here until it is stored.
+            task = asyncio.create_task(self._store(show_id), name=f"store-replay-{show_id}")
+            self._stores.add(task)
+            task.add_done_callback(self._stores.discard)
         if status == "ready" and self.settings.replay_encode_auto:  # the smaller rendition
             try:
                 await self.encodes.submit(show_id)

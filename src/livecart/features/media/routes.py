@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request, status
 from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
@@ -14,7 +15,7 @@ from livecart.config import Settings
 from livecart.db.deps import UowDep
 from livecart.errors import AppError, NotFound
 from livecart.features.accounts.deps import CurrentUser
-from livecart.features.media import playlists, rules, service
+from livecart.features.media import playlists, rules, service, stored
 from livecart.features.media.nginx import hook_token, stream_name
 from livecart.features.media.packager import show_dir
 from livecart.features.media.schemas import MarkerIn, MarkerOut, MarkerPatch, ReplayOut
@@ -111,6 +112,29 @@ async def show_playlist(show_id: IdPath, request: Request) -> Response:
 
 
 SegmentName = Annotated[str, Path(pattern=rules.SEGMENT_NAME.pattern, max_length=20)]
+EncodedName = Annotated[str, Path(pattern=r"^seg_\d{5}\.ts$", max_length=20)]
+
+
+@files.get("/{show_id}/encoded/index.m3u8")
+async def encoded_playlist(show_id: IdPath, request: Request) -> Response:
+    """The replay's smaller rendition (VOD); rewritten by a new encode, so not cached."""
+    path = show_dir(request.app.state.settings, show_id) / service.ENCODED_DIR / "index.m3u8"
+    if not path.is_file():
+        raise NotFound("playlist", show_id=show_id)
+    return Response(
+        path.read_text(),
+        media_type=PLAYLIST_TYPE,
+        headers={"Cache-Control": "no-cache, no-store"},
+    )
+
+
+@files.get("/{show_id}/encoded/{segment}")
+async def encoded_segment(show_id: IdPath, segment: EncodedName, request: Request) -> Response:
+    """A segment of the smaller rendition: a new encode reuses its names, so cached briefly."""
+    path = show_dir(request.app.state.settings, show_id) / service.ENCODED_DIR / segment
+    if not path.is_file():
+        raise NotFound("segment", show_id=show_id)
+    return FileResponse(path, media_type="video/mp2t", headers={"Cache-Control": "max-age=60"})
 
 
 @files.get("/{show_id}/{segment}")
@@ -124,6 +148,31 @@ async def segment_file(show_id: IdPath, segment: SegmentName, request: Request) 
     )
 
 
+@files.get("/{show_id}/stored/{rendition}.m3u8")
+async def stored_playlist(
+    show_id: IdPath, rendition: Literal["live", "encoded"], request: Request, uow: UowDep
+) -> Response:
+    """storage=s3 with a private bucket (LIVECART_S3_PRESIGN): the replay's playlist from the
+    bucket, every segment a presigned URL. Cached for a minute, well inside the signatures."""
+    settings: Settings = request.app.state.settings
+    replay = await service.MediaContext(uow, request.app.state.hub).media.replay(show_id)
+    if replay is None or service.rendition(replay) != rendition:
+        raise NotFound("playlist", show_id=show_id)
+    key = service.stored_key(replay)
+    if key is None:
+        raise NotFound("playlist", show_id=show_id)
+    body = await asyncio.to_thread(
+        stored.signed_playlist, request.app.state.storage, key, expires_s=settings.s3_presign_secs
+    )
+    cache = {"Cache-Control": "private, max-age=60"}
+    return Response(body, media_type=PLAYLIST_TYPE, headers=cache)
+
+
+def _presign(request: Request) -> bool:
+    settings: Settings = request.app.state.settings
+    return settings.storage == "s3" and settings.s3_presign
+
+
 # --- the replay ------------------------------------------------------------------------------
 
 
@@ -131,7 +180,7 @@ async def segment_file(show_id: IdPath, segment: SegmentName, request: Request) 
 async def get_replay(show_id: IdPath, request: Request, uow: UowDep) -> ReplayOut:
     """The show's replay: its playlist, the server time of video t = 0, and its markers (看点)
     in video milliseconds, corrected for the stream's delay."""
-    return await service.replay_view(_ctx(request, uow), show_id)
+    return await service.replay_view(_ctx(request, uow), show_id, presign=_presign(request))
 
 
 @router.get("/shows/{show_id}/replay/chapters.vtt", response_class=PlainTextResponse)
@@ -148,7 +197,7 @@ async def add_marker(
     """Add a marker (the show's host only)."""
     ctx = _ctx(request, uow)
     marker = await service.add_marker(ctx, user, show_id, data)
-    return (await service.markers_out(ctx, [marker]))[0]
+    return (await service.markers_out(ctx, [marker], await service.shifts_of(ctx, show_id)))[0]
 
 
 @router.patch("/shows/{show_id}/replay/markers/{marker_id}")
@@ -163,7 +212,7 @@ async def update_marker(
     """Move or rename a marker (the show's host only)."""
     ctx = _ctx(request, uow)
     marker = await service.update_marker(ctx, user, show_id, marker_id, data)
-    return (await service.markers_out(ctx, [marker]))[0]
+    return (await service.markers_out(ctx, [marker], await service.shifts_of(ctx, show_id)))[0]
 
 
 @router.delete("/shows/{show_id}/replay/markers/{marker_id}", status_code=204)

@@ -180,6 +180,40 @@ class Timeline:
         return result
 
 
+# --- the encoded rendition's timeline --------------------------------------------------------
+# The smaller rendition is encoded from the ingest recordings, each run from its first picture
+# for as long as its pictures last. The live replay's run is longer: it holds its first picture
+# from t = 0 for `lead_ms` (1.7-1.8 s in the tests) before the pictures move. One entry per run:
+# (live_start_ms, encoded_start_ms, lead_ms, pictures_ms).
+
+
+def _run_for(ms: int, shifts: Sequence[Sequence[int]], column: int) -> Sequence[int] | None:
+    found = shifts[0] if shifts else None
+    for shift in shifts:
+        if shift[column] <= ms:
+            found = shift
+    return found
+
+
+def encoded_ms(live_ms: int, shifts: Sequence[Sequence[int]]) -> int:
+    """The encoded rendition's time of the live replay's `live_ms` (identity without shifts);
+    a moment before a run's first picture or after its last maps to that picture."""
+    run = _run_for(live_ms, shifts, 0)
+    if run is None:
+        return live_ms
+    live_start, encoded_start, lead, pictures = run[0], run[1], run[2], run[3]
+    return encoded_start + min(pictures, max(0, live_ms - live_start - lead))
+
+
+def live_ms(encoded: int, shifts: Sequence[Sequence[int]]) -> int:
+    """The inverse of encoded_ms: a time on the encoded rendition, on the live replay."""
+    run = _run_for(encoded, shifts, 1)
+    if run is None:
+        return encoded
+    live_start, encoded_start, lead, pictures = run[0], run[1], run[2], run[3]
+    return live_start + lead + min(pictures, max(0, encoded - encoded_start))
+
+
 # --- 看点: product markers and automatic highlights -------------------------------------------
 
 

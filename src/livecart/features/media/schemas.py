@@ -26,7 +26,10 @@ class MarkerOut(Out):
 class ReplayOut(Out):
     show_id: int
     status: Literal["recording", "finishing", "ready", "failed"]
-    playlist_url: str | None
+    playlist_url: str | None  # the rendition that plays (see `rendition`)
+    # "encoded": the smaller rendition (窄带高清), once it exists; "live": the live recording.
+    # Both share one timeline, so markers and chapters hold for either.
+    rendition: Literal["live", "encoded"]
     chapters_url: str
     started_at: datetime | None  # server time of video t = 0
     duration_ms: int | None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from livecart.errors import AppError, Conflict, NotFound
 from livecart.features.accounts.models import User
@@ -22,6 +23,7 @@ from livecart.features.shows.models import Show
 from livecart.features.shows.rules import ShowState
 from livecart.kit.clock import utcnow
 from livecart.kit.ids import hash_secret
+from livecart.kit.storage import current_storage
 
 log = logging.getLogger("livecart.media")
 
@@ -146,7 +148,56 @@ async def auto_markers(
     return markers + highlights
 
 
-async def replay_view(ctx: MediaContext, show_id: int) -> ReplayOut:
+ENCODED_DIR = "encoded"
+
+
+def rendition(replay: Replay) -> Literal["live", "encoded"]:
+    """Which rendition viewers play: the smaller one once it is encoded, the live recording
+    until then (and while it is being encoded again)."""
+    if replay.status == "ready" and replay.encode_status == "ready" and replay.encoded_path:
+        return "encoded"
+    return "live"
+
+
+def stored_key(replay: Replay) -> str | None:
+    """The storage key of the playing rendition's playlist, once it is in the bucket."""
+    if rendition(replay) == "encoded":
+        return replay.encoded_key
+    return replay.playlist_key if replay.status == "ready" else None
+
+
+def playlist_url(replay: Replay, *, presign: bool = False) -> str:
+    """From the bucket once the rendition is stored there (storage=s3): its public address, or
+    with `presign` this app's copy of the playlist with signed segment URLs. Else from here."""
+    playing = rendition(replay)
+    key = stored_key(replay)
+    if key is not None:
+        return f"/live/{replay.show_id}/stored/{playing}.m3u8" if presign else stored_url(key)
+    if playing == "encoded":
+        return f"/live/{replay.show_id}/{ENCODED_DIR}/index.m3u8"
+    return f"/live/{replay.show_id}/index.m3u8"
+
+
+def stored_url(key: str) -> str:
+    url = current_storage().url(key)
+    assert url is not None
+    return url
+
+
+def played_timeline(replay: Replay) -> list[list[int]]:
+    """How the live replay's times map onto the rendition that plays (rules.encoded_ms);
+    empty (identity) while the live recording plays."""
+    if rendition(replay) == "encoded" and replay.encoded_timeline:
+        return [list(map(int, run)) for run in replay.encoded_timeline]
+    return []
+
+
+async def shifts_of(ctx: MediaContext, show_id: int) -> list[list[int]]:
+    replay = await ctx.media.replay(show_id)
+    return played_timeline(replay) if replay is not None else []
+
+
+async def replay_view(ctx: MediaContext, show_id: int, *, presign: bool = False) -> ReplayOut:
     show = await ctx.shows.show(show_id)
     if show is None:
         raise NotFound("show", show_id=show_id)
@@ -154,14 +205,18 @@ async def replay_view(ctx: MediaContext, show_id: int) -> ReplayOut:
     if replay is None:
         raise NotFound("replay", show_id=show_id)
     markers = await ctx.media.markers(show.id) if replay.status == "ready" else []
+    shifts = played_timeline(replay)
     return ReplayOut(
         show_id=show.id,
         status=replay.status,
-        playlist_url=f"/live/{show.id}/index.m3u8" if replay.status != "failed" else None,
+        playlist_url=playlist_url(replay, presign=presign) if replay.status != "failed" else None,
+        rendition=rendition(replay),
         chapters_url=f"/api/v1/shows/{show.id}/replay/chapters.vtt",
         started_at=replay.started_at,
-        duration_ms=replay.duration_ms,
-        markers=await markers_out(ctx, markers),
+        duration_ms=(
+            rules.encoded_ms(replay.duration_ms, shifts) if replay.duration_ms is not None else None
+        ),
+        markers=await markers_out(ctx, markers, shifts),
         encode_status=replay.encode_status,
         encode_progress=replay.encode_progress,
         bitrate_kbps=replay.bitrate_kbps,
@@ -169,7 +224,12 @@ async def replay_view(ctx: MediaContext, show_id: int) -> ReplayOut:
     )
 
 
-async def markers_out(ctx: MediaContext, markers: list[ReplayMarker]) -> list[MarkerOut]:
+async def markers_out(
+    ctx: MediaContext, markers: list[ReplayMarker], shifts: list[list[int]] | None = None
+) -> list[MarkerOut]:
+    """Markers as shown, in the time of the rendition that plays (`shifts`, see
+    played_timeline); they are stored in the live replay's time."""
+    shifts = shifts or []
     ids = [m.product_id for m in markers if m.product_id is not None]
     products = {p.id: p for p in await CatalogRepository(ctx.uow.session).products_by_ids(ids)}
     out = []
@@ -180,8 +240,8 @@ async def markers_out(ctx: MediaContext, markers: list[ReplayMarker]) -> list[Ma
                 id=m.id,
                 kind=m.kind,
                 source=m.source,
-                start_ms=m.start_ms,
-                end_ms=m.end_ms,
+                start_ms=rules.encoded_ms(m.start_ms, shifts),
+                end_ms=rules.encoded_ms(m.end_ms, shifts) if m.end_ms is not None else None,
                 label=m.label,
                 score=m.score,
                 product=product_card(product) if product is not None else None,
@@ -212,6 +272,15 @@ async def _hosted_replay(ctx: MediaContext, actor: User | None, show_id: int) ->
     return replay
 
 
+def _to_live(replay: Replay, start_ms: int, end_ms: int | None) -> dict[str, int | None]:
+    """The host sets times on the rendition that plays; they are kept in the live replay's."""
+    shifts = played_timeline(replay)
+    return {
+        "start_ms": rules.live_ms(start_ms, shifts),
+        "end_ms": rules.live_ms(end_ms, shifts) if end_ms is not None else None,
+    }
+
+
 def _within(replay: Replay, start_ms: int, end_ms: int | None) -> None:
     length = replay.duration_ms or 0
     if start_ms > length or (end_ms is not None and end_ms > length):
@@ -227,6 +296,7 @@ async def add_marker(
     ctx: MediaContext, actor: User | None, show_id: int, data: MarkerIn
 ) -> ReplayMarker:
     replay = await _hosted_replay(ctx, actor, show_id)
+    data = data.model_copy(update=_to_live(replay, data.start_ms, data.end_ms))
     _within(replay, data.start_ms, data.end_ms)
     if data.product_id is not None:
         await rooms_service.lineup_product(ctx, await _show(ctx, show_id), data.product_id)
@@ -259,8 +329,12 @@ async def update_marker(
     marker = await ctx.media.marker(replay.show_id, marker_id)
     if marker is None:
         raise NotFound("marker", marker_id=marker_id)
-    start = data.start_ms if data.start_ms is not None else marker.start_ms
-    end = data.end_ms if "end_ms" in data.model_fields_set else marker.end_ms
+    shifts = played_timeline(replay)
+    start = marker.start_ms if data.start_ms is None else rules.live_ms(data.start_ms, shifts)
+    if "end_ms" in data.model_fields_set:
+        end = rules.live_ms(data.end_ms, shifts) if data.end_ms is not None else None
+    else:
+        end = marker.end_ms
     if end is not None and end < start:
         raise AppError(
             "marker_ends_before_start", "A marker cannot end before it starts.", status=422

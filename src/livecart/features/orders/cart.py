@@ -33,7 +33,7 @@ from livecart.features.sales.writer import NewClaim
 from livecart.features.shows.models import Show
 from livecart.kit.clock import utcnow
 from livecart.kit.money import Money
-from livecart.kit.storage import LocalStorage
+from livecart.kit.storage import current_storage
 
 MAX_CART_LINES = 50
 CHECKOUT_PAYMENT_WINDOW = timedelta(minutes=30)
@@ -125,7 +125,7 @@ async def cart_out(repo: OrdersRepository, catalog_repo: CatalogRepository, buye
                 unit_price=price.amount,
                 currency=product.currency,
                 stock=variant.stock,
-                image_url=LocalStorage.url(image),
+                image_url=current_storage().url(image),
                 source=item.source,
                 show_id=item.show_id,
                 video_time_ms=item.video_time_ms,

@@ -34,7 +34,7 @@ from livecart.features.sales.models import SaleClaim
 from livecart.features.sales.repository import SalesRepository
 from livecart.kit.clock import utcnow
 from livecart.kit.money import Money
-from livecart.kit.storage import LocalStorage
+from livecart.kit.storage import current_storage
 
 log = logging.getLogger(__name__)
 EXPIRY_BATCH = 500
@@ -399,7 +399,7 @@ def _order_out(
                 options=i.options,
                 quantity=i.quantity,
                 unit_price=_money(i.unit_price_minor, order.currency).amount,
-                image_url=LocalStorage.url(images.get(i.product_id)),
+                image_url=current_storage().url(images.get(i.product_id)),
             )
             for i in items
         ],

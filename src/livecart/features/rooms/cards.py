@@ -7,7 +7,7 @@ from livecart.features.catalog.models import Product
 from livecart.features.rooms.models import ChatMessage
 from livecart.kit.clock import to_ms
 from livecart.kit.money import Money
-from livecart.kit.storage import LocalStorage
+from livecart.kit.storage import current_storage
 from livecart.realtime import events as ev
 
 
@@ -25,7 +25,7 @@ def product_card(product: Product) -> ev.ProductCard:
     return ev.ProductCard(
         id=product.id,
         title=product.title,
-        image_url=LocalStorage.url(image),
+        image_url=current_storage().url(image),
         currency=product.currency,
         price=str(price.amount) if price else "0",
         list_price=str(list_price.amount) if list_price else None,

@@ -7,7 +7,7 @@ from livecart.features.catalog.service import product_out
 from livecart.features.shows.models import Show
 from livecart.features.shows.schemas import LineupItemOut, ShowHostOut, ShowOut
 from livecart.features.shows.service import ShowsContext
-from livecart.kit.storage import LocalStorage
+from livecart.kit.storage import current_storage
 
 
 async def shows_out(ctx: ShowsContext, shows: list[Show], viewer: User | None) -> list[ShowOut]:
@@ -25,7 +25,7 @@ async def shows_out(ctx: ShowsContext, shows: list[Show], viewer: User | None) -
                 id=show.id,
                 title=show.title,
                 description=show.description,
-                cover_url=LocalStorage.url(show.cover_key),
+                cover_url=current_storage().url(show.cover_key),
                 planned_start=show.planned_start,
                 state=show.state,
                 started_at=show.started_at,
@@ -35,7 +35,7 @@ async def shows_out(ctx: ShowsContext, shows: list[Show], viewer: User | None) -
                 host=ShowHostOut(
                     id=user.id,
                     display_name=user.display_name,
-                    avatar_url=LocalStorage.url(profile.avatar_key),
+                    avatar_url=current_storage().url(profile.avatar_key),
                     followers_count=profile.followers_count,
                 ),
                 lineup=[

@@ -19,7 +19,7 @@ from livecart.features.shows.schemas import MAX_LINEUP, ShowIn, ShowPatch
 from livecart.kit.clock import as_utc, utcnow
 from livecart.kit.ids import hash_secret, new_stream_key
 from livecart.kit.images import CheckedImage
-from livecart.kit.storage import LocalStorage
+from livecart.kit.storage import Storage
 
 T = TypeVar("T")
 
@@ -160,7 +160,7 @@ async def rotate_stream_key(
 
 
 async def set_cover(
-    ctx: ShowsContext, actor: User | None, show_id: int, image: CheckedImage, storage: LocalStorage
+    ctx: ShowsContext, actor: User | None, show_id: int, image: CheckedImage, storage: Storage
 ) -> Show:
     show = await hosted_show(ctx, actor, show_id)
     checked(lambda: rules.check_editable(rules.ShowState(show.state)), status=409)

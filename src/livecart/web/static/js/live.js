@@ -21,6 +21,7 @@ const state = {
   following: Boolean(page.following),
   slowMode: 0,
   ended: false,
+  ending: false, // the show ended; waiting for the picture to get there
 };
 
 // --- the video: the room's events wait for the viewer's own picture -----------------------------
@@ -662,6 +663,22 @@ function showEnded() {
   client.stop();
 }
 
+/**
+ * The host ended the show: say so when the viewer's own picture gets there (the moment the host
+ * pressed end, or the video's last frame, whichever comes first), like the drop card, not when
+ * the message arrives seconds ahead of the picture. At once without a playing video.
+ */
+function endWithPicture(tEvent) {
+  if (state.ended || state.ending) return;
+  state.ending = true;
+  const end = () => {
+    videoEl?.removeEventListener("ended", end);
+    if (!state.ended) showEnded();
+  };
+  videoEl?.addEventListener("ended", end);
+  videoClock.at(tEvent, end);
+}
+
 function applySnapshot(s) {
   videoClock.flush(); // the snapshot is the room as it is now
   state.you = s.you;
@@ -715,7 +732,7 @@ function applyEvent(e) {
       );
       break;
     case "show_state":
-      if (e.state === "ended" || e.state === "cancelled") showEnded();
+      if (e.state === "ended" || e.state === "cancelled") endWithPicture(e.t_event);
       break;
     case "slow_mode":
       showSlowMode(e.seconds);
