@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.db.inserts import insert_if_absent
@@ -72,6 +72,16 @@ class OrdersRepository:
             item.order_id = order.id
             self.session.add(item)
         await self.session.flush()
+
+    async def insert_orders(self, rows: Sequence[dict[str, Any]]) -> dict[int, int]:
+        """Insert orders made from flash-sale claims in one statement; claim id → order id."""
+        result = await self.session.execute(
+            insert(Order).values(list(rows)).returning(Order.id, Order.claim_id)
+        )
+        return {claim: order for order, claim in result.all() if claim is not None}
+
+    async def insert_order_items(self, rows: Sequence[dict[str, Any]]) -> None:
+        await self.session.execute(insert(OrderItem).values(list(rows)))
 
     async def insert_order_once(self, **values: Any) -> bool:
         """Insert unless the buyer's request already made one (two workers, one claim)."""
