@@ -76,12 +76,12 @@ class OrdersRepository:
     async def insert_orders(self, rows: Sequence[dict[str, Any]]) -> dict[int, int]:
         """Insert orders made from flash-sale claims in one statement; claim id → order id."""
         result = await self.session.execute(
-            insert(Order).values(list(rows)).returning(Order.id, Order.claim_id)
+            insert(Order).returning(Order.id, Order.claim_id), list(rows)
         )
         return {claim: order for order, claim in result.all() if claim is not None}
 
     async def insert_order_items(self, rows: Sequence[dict[str, Any]]) -> None:
-        await self.session.execute(insert(OrderItem).values(list(rows)))
+        await self.session.execute(insert(OrderItem), list(rows))
 
     async def insert_order_once(self, **values: Any) -> bool:
         """Insert unless the buyer's request already made one (two workers, one claim)."""
