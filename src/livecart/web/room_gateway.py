@@ -13,6 +13,7 @@ import logging
 import re
 import time
 from collections import deque
+from functools import partial
 from typing import Any
 
 import orjson
@@ -201,11 +202,55 @@ class RoomGateway:
         if isinstance(decided, AppError):  # answered here, no task: most attempts at a big sale
             conn.send_direct(_buy_refused(buy, decided.code, decided.message, decided.data))
             return
+        if decided is None:
+            self._buy_task(conn, conn.user_id, buy, None)
+            return
+        sale, answer = decided
+        if isinstance(answer, Reservation):  # granted in memory: a task writes it
+            self._buy_task(conn, conn.user_id, buy, (sale, answer))
+        else:  # decided with the next batch (Redis): a callback answers, no task per attempt
+            answer.add_done_callback(partial(self._decided, conn, conn.user_id, buy, sale))
+
+    def _buy_task(
+        self,
+        conn: RoomConnection,
+        user_id: int,
+        buy: ev.Buy,
+        decided: tuple[SaleInfo, Reservation] | None,
+    ) -> None:
+        assert self.sale_gate is not None
         task = asyncio.get_running_loop().create_task(
-            self._buy_through_gate(conn, conn.user_id, buy, self.sale_gate, decided)
+            self._buy_through_gate(conn, user_id, buy, self.sale_gate, decided)
         )
         self._buying.add(task)
         task.add_done_callback(self._buying.discard)
+
+    def _decided(
+        self,
+        conn: RoomConnection,
+        user_id: int,
+        buy: ev.Buy,
+        sale: SaleInfo,
+        later: asyncio.Future[Reservation],
+    ) -> None:
+        """The arbiter's batch decided this attempt: a refusal is sent from here; a grant (or a
+        repeat) becomes a task that writes it and answers once it is committed."""
+        if later.cancelled():
+            return
+        error = later.exception()
+        if error is not None:
+            if isinstance(error, AppError):
+                conn.send_direct(_buy_refused(buy, error.code, error.message, error.data))
+            else:
+                log.error("room %s: buy failed", conn.show_id, exc_info=error)
+                conn.send_direct(_buy_refused(buy, "internal_error", "Something went wrong."))
+            return
+        decided = later.result()
+        refused = SaleGate.refusal(sale, decided)
+        if refused is not None:
+            conn.send_direct(_buy_refused(buy, refused.code, refused.message, refused.data))
+            return
+        self._buy_task(conn, user_id, buy, (sale, decided))
 
     async def _buy_through_gate(
         self,

@@ -148,6 +148,7 @@ class RedisArbiter:
         self._sold_out: dict[int, tuple[float, set[int]]] = {}  # sale → (fresh until, holders)
         self._pending: dict[int, list[Attempt]] = {}
         self._flushing: set[int] = set()
+        self._flushers: set[asyncio.Task[None]] = set()
         self._loading: dict[int, asyncio.Lock] = {}
 
     def peek(self, sale: SaleInfo, buyer_id: int, key: str) -> Reservation | None:
@@ -167,15 +168,23 @@ class RedisArbiter:
         return None if earlier is None else int(earlier)
 
     async def reserve(self, sale: SaleInfo, buyer_id: int, key: str, quantity: int) -> Reservation:
+        return await self.reserve_soon(sale, buyer_id, key, quantity)
+
+    def reserve_soon(
+        self, sale: SaleInfo, buyer_id: int, key: str, quantity: int
+    ) -> asyncio.Future[Reservation]:
         """Queued and decided with the others that arrive meanwhile: one script call per batch
         (in arrival order), so Redis round trips do not limit attempts per second."""
-        future: asyncio.Future[Reservation] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Reservation] = loop.create_future()
         waiting = self._pending.setdefault(sale.id, [])
         waiting.append((buyer_id, _field(buyer_id, key), quantity, future))
         if sale.id not in self._flushing:
             self._flushing.add(sale.id)
-            asyncio.get_running_loop().create_task(self._flush(sale))
-        return await future
+            task = loop.create_task(self._flush(sale))
+            self._flushers.add(task)  # a reference, so that it is not collected while it runs
+            task.add_done_callback(self._flushers.discard)
+        return future
 
     def reserve_now(
         self, sale: SaleInfo, buyer_id: int, key: str, quantity: int
@@ -191,8 +200,10 @@ class RedisArbiter:
     async def _flush(self, sale: SaleInfo) -> None:
         try:
             while pending := self._pending.get(sale.id):
-                batch = pending[:MAX_BATCH]
+                batch = self._refuse_sold_out(sale, pending[:MAX_BATCH])
                 del pending[:MAX_BATCH]
+                if not batch:
+                    continue
                 decided: list[Reservation | Exception]
                 try:
                     decided = list(await self._decide(sale, batch))
@@ -212,6 +223,21 @@ class RedisArbiter:
         finally:
             self._flushing.discard(sale.id)
             self._pending.pop(sale.id, None)
+
+    def _refuse_sold_out(self, sale: SaleInfo, batch: list[Attempt]) -> list[Attempt]:
+        """Answer from the sold-out flag the attempts that queued before it was known (at the
+        opening, most of them); the rest still go to Redis."""
+        if sale.id not in self._sold_out:
+            return batch
+        rest: list[Attempt] = []
+        for attempt in batch:
+            buyer_id, _, _, future = attempt
+            refused = self.peek(sale, buyer_id, "")
+            if refused is None:
+                rest.append(attempt)
+            elif not future.done():
+                future.set_result(refused)
+        return rest
 
     async def _decide(self, sale: SaleInfo, batch: list[Attempt]) -> list[Reservation]:
         args: list[int | str] = [len(batch)]
