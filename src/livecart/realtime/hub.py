@@ -84,6 +84,9 @@ class Hub:
         self.counters = counters
         self._ticker: asyncio.Task[None] | None = None
         self.tick_period = 1 / TICKS_PER_SEC
+        # Told of every event delivered here, after the viewers (e.g. to get ready for a sale
+        # that another process opened). Must be quick: they run in the delivery.
+        self.observers: list[Callable[[int, bytes], None]] = []
         self._tick_busy = 0.0  # seconds spent writing the last round of ticks
 
     async def start(self) -> None:
@@ -124,6 +127,8 @@ class Hub:
             for peer in room.peers:
                 if peer not in room.writers and peer.lagging_since is None:
                     peer.write(frame)  # joining: held until its snapshot is out
+        for observe in self.observers:
+            observe(room_id, data)
 
     def _restart_sequence(self, room: Room, seq: int) -> None:
         """A gap (lost pub/sub messages) or a restarted counter (a new epoch): what came before

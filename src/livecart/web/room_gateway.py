@@ -71,6 +71,8 @@ class RoomGateway:
         self._sweeper: asyncio.Task[None] | None = None
         self._saved_counts: dict[int, tuple[int, int]] = {}
         hub.load_counts = self._load_counts
+        hub.observers.append(self._prime_offered_sale)
+        self._priming: set[asyncio.Task[None]] = set()
 
     @property
     def port(self) -> int:
@@ -105,6 +107,18 @@ class RoomGateway:
                 await self._save_counts()
             except Exception:
                 log.exception("saving room counters failed; will retry")
+
+    def _prime_offered_sale(self, show_id: int, event: bytes) -> None:
+        """A drop with a flash sale, opened in any process: this process loads the sale's terms
+        and readies its gate (a Redis connection) before the opening, so that its first
+        attempts are decided in the frame handler like the rest."""
+        if self.sale_gate is None or b'"drop_opened"' not in event or b'"sale_id"' not in event:
+            return
+        sale = orjson.loads(event).get("sale") or {}
+        if isinstance(sale.get("sale_id"), int):
+            task = asyncio.get_running_loop().create_task(self.sale_gate.prime(sale["sale_id"]))
+            self._priming.add(task)
+            task.add_done_callback(self._priming.discard)
 
     async def _load_counts(self, show_id: int) -> tuple[int, int]:
         async with UnitOfWork(self.session_factory) as uow:
