@@ -244,13 +244,7 @@ async def orders_for_winners(
     orders: list[dict[str, object]] = []
     for claim_id, claim in winners:
         if claim.sale_id not in terms:
-            sale = await session.get(FlashSale, claim.sale_id)
-            assert sale is not None
-            variant = await session.get(Variant, sale.variant_id)
-            assert variant is not None
-            product = await session.get(Product, variant.product_id)
-            assert product is not None
-            terms[claim.sale_id] = (sale, variant, product, await session.get(Show, sale.show_id))
+            terms[claim.sale_id] = await repo.sale_terms(claim.sale_id)
         sale, variant, product, show = terms[claim.sale_id]
         orders.append(
             {

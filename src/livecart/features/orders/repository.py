@@ -12,6 +12,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.db.inserts import insert_if_absent
+from livecart.features.catalog.models import Product, Variant
 from livecart.features.orders.models import (
     CartItem,
     Order,
@@ -20,6 +21,8 @@ from livecart.features.orders.models import (
     PaymentEvent,
     Refund,
 )
+from livecart.features.sales.models import FlashSale
+from livecart.features.shows.models import Show
 from livecart.kit.pagination import PageRequest
 
 
@@ -72,6 +75,19 @@ class OrdersRepository:
             item.order_id = order.id
             self.session.add(item)
         await self.session.flush()
+
+    async def sale_terms(self, sale_id: int) -> tuple[FlashSale, Variant, Product, Show | None]:
+        """A flash sale with what its orders copy (variant, product, show): one round trip."""
+        row = (
+            await self.session.execute(
+                select(FlashSale, Variant, Product, Show)
+                .join(Variant, Variant.id == FlashSale.variant_id)
+                .join(Product, Product.id == Variant.product_id)
+                .outerjoin(Show, Show.id == FlashSale.show_id)
+                .where(FlashSale.id == sale_id)
+            )
+        ).one()
+        return row[0], row[1], row[2], row[3]
 
     async def insert_orders(self, rows: Sequence[dict[str, Any]]) -> dict[int, int]:
         """Insert orders made from flash-sale claims in one statement; claim id → order id."""

@@ -77,6 +77,7 @@ if taken >= allotted then return {out, 1, redis.call('HKEYS', KEYS[2])} end
 return {out, 0, {}}
 """
 MAX_BATCH = 512
+REFUSE_CHUNK = 128  # attempts refused from the sold-out flag per turn of the event loop
 
 # KEYS: state, buyers, reqs. ARGV: buyer, quantity, request field or ''.
 RELEASE_LUA = """
@@ -200,10 +201,18 @@ class RedisArbiter:
     async def _flush(self, sale: SaleInfo) -> None:
         try:
             while pending := self._pending.get(sale.id):
-                batch = self._refuse_sold_out(sale, pending[:MAX_BATCH])
-                del pending[:MAX_BATCH]
-                if not batch:
-                    continue
+                if sale.id in self._sold_out:
+                    # Thousands can be waiting here at the opening. Refuse them a chunk at a
+                    # time and let the loop turn in between, so that the winners' commits
+                    # (a round trip per turn) are not queued behind every refusal.
+                    batch = self._refuse_sold_out(sale, pending[:REFUSE_CHUNK])
+                    del pending[:REFUSE_CHUNK]
+                    if not batch:
+                        await asyncio.sleep(0)
+                        continue
+                else:
+                    batch = pending[:MAX_BATCH]
+                    del pending[:MAX_BATCH]
                 decided: list[Reservation | Exception]
                 try:
                     decided = list(await self._decide(sale, batch))
