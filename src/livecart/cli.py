@@ -494,6 +494,12 @@ def add_bench_commands(bench: argparse.ArgumentParser) -> None:
         help="room: buy over room connections opened (and greeted) before the sale",
     )
     sale.add_argument("--clients", type=int, default=0, help="load-generator processes (2)")
+    sale.add_argument(
+        "--servers",
+        type=int,
+        default=1,
+        help="server processes behind the Redis gate; buyers are spread over them (1)",
+    )
     glass = kinds.add_parser(
         "glass-to-glass", help="capture → display delay of live video through nginx-rtmp and HLS"
     )

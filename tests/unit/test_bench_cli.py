@@ -70,3 +70,47 @@ def test_bench_prints_one_json_line(args: list[str], keys: set[str]) -> None:
             "low_light",
         ]
         assert all(c["ours_kbps"] > 0 and c["ours_vmaf"] > 0 for c in figures["clips"])
+
+
+@pytest.mark.redis
+def test_flash_sale_spreads_buyers_over_server_processes_behind_redis() -> None:
+    """`--servers 2`: two real servers share the Redis gate (and a throwaway PostgreSQL
+    database); the buyers are spread over both, and the output says so."""
+    import redis
+
+    from tests.conftest import IN_CI, pg_reachable
+
+    url = "redis://127.0.0.1:6379/14"  # a benchmark database: the run flushes it
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.RedisError:
+        if IN_CI:
+            pytest.fail("Redis is not reachable and CI is set")
+        pytest.skip("Redis is not reachable")
+    if not pg_reachable():
+        if IN_CI:
+            pytest.fail("PostgreSQL is not reachable and CI is set")
+        pytest.skip("PostgreSQL is not reachable")
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    args = ["--buyers", "40", "--stock", "5", "--backend", "redis", "--transport", "room"]
+    args += ["--servers", "2", "--redis-url", url, "--json"]
+    done = subprocess.run(
+        [sys.executable, "-m", "livecart", "bench", "flash-sale", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["server_processes"] == 2
+    assert "spread" in figures["client"]
+    assert figures["server_cpu_s"] >= 0 and figures["client_cpu_s"] >= 0
+    assert (
+        figures["won"],
+        figures["oversold"],
+        figures["lost_acknowledged"],
+        figures["duplicates"],
+        figures["gate_agrees"],
+    ) == (5, 0, 0, 0, 1)

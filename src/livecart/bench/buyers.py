@@ -29,13 +29,16 @@ async def _request(
 
 
 async def run(job: dict[str, Any]) -> dict[str, Any]:
-    host, port = job["host"], job["port"]
+    targets = [(str(h), int(p)) for h, p in job["targets"]]  # one per server process
+    host = targets[0][0]
     tokens: list[str] = job["tokens"]
     results: list[tuple[int, float, int | None]] = []  # status, seconds, claim id
     queue: asyncio.Queue[str] = asyncio.Queue()
     for token in tokens:
         queue.put_nowait(token)
-    conns = [await asyncio.open_connection(host, port) for _ in range(job["connections"])]
+    conns = [  # spread over the server processes, round robin
+        await asyncio.open_connection(*targets[i % len(targets)]) for i in range(job["connections"])
+    ]
     print("ready", flush=True)
     line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     sale = int(line.split()[1])
@@ -54,12 +57,12 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
             claim = json.loads(answer)["id"] if status == 201 else None
             results.append((status, time.perf_counter() - start, claim))
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker(r, w) for r, w in conns))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     for _, writer in conns:
         writer.close()
-    return {"results": results, "elapsed": elapsed}
+    return {"results": results, "elapsed": elapsed, "cpu": cpu}
 
 
 def main() -> None:

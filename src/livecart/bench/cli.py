@@ -31,6 +31,7 @@ def run_bench(args: argparse.Namespace) -> str:
                 database_url=args.database_url,
                 redis_url=args.redis_url or "redis://127.0.0.1:6379/10",
                 processes=args.clients or 2,
+                servers=args.servers,
             )
         )
     elif args.bench == "replay-encode":

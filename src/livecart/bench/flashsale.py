@@ -9,6 +9,7 @@ checked: nothing oversold, every acknowledged purchase stored, no buyer over the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -54,8 +55,9 @@ class FlashSaleOptions:
     window_ms: int = 200
     database_url: str = ""  # default: SQLite (embedded) or a throwaway PostgreSQL database (redis)
     redis_url: str = "redis://127.0.0.1:6379/10"
-    processes: int = 2
+    processes: int = 2  # load-generator processes
     connections: int = 32
+    servers: int = 1  # server processes (more than one: the Redis gate only)
 
 
 @contextmanager
@@ -199,39 +201,62 @@ async def _start_clients(module: str, jobs: list[dict[str, Any]]) -> list[Proces
     return procs
 
 
-async def _fire(procs: list[Process], sale_id: int, opens_at: datetime) -> tuple[list[Any], float]:
+@dataclass
+class Fired:
+    results: list[Any]
+    elapsed: float  # the slowest load-generator process's, first send to last answer
+    client_cpu_s: float  # CPU the load generators used meanwhile (all processes)
+    server_cpu_s: float  # CPU the servers used from the go to the last report
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _fire(
+    procs: list[Process], servers: list[Server], sale_id: int, opens_at: datetime
+) -> Fired:
     await asyncio.sleep(max(0.0, (opens_at - datetime.now(UTC)).total_seconds()))
+    server_cpu = sum(cpu_seconds(s.pid) for s in servers)
     for proc in procs:
         assert proc.stdin is not None
         proc.stdin.write(f"go {sale_id}\n".encode())
         await proc.stdin.drain()
-    results: list[Any] = []
-    elapsed = 0.0
+    fired = Fired([], 0.0, 0.0, 0.0)
     for proc in procs:
         assert proc.stdout is not None
         report = json.loads(await proc.stdout.readline())
-        results += report["results"]
-        elapsed = max(elapsed, report["elapsed"])
+        fired.results += report["results"]
+        fired.elapsed = max(fired.elapsed, report["elapsed"])
+        fired.client_cpu_s += report["cpu"]
+    # Read before the clients hang up (their disconnects are not the sale's work).
+    fired.server_cpu_s = sum(cpu_seconds(s.pid) for s in servers) - server_cpu
+    for proc in procs:
         await proc.wait()
-    return results, elapsed
+    return fired
 
 
 def _jobs(
-    transport: str, server: Server, show_id: int, tokens: list[str], processes: int, conns: int
+    transport: str,
+    servers: list[Server],
+    show_id: int,
+    tokens: list[str],
+    processes: int,
+    conns: int,
 ) -> tuple[str, list[dict[str, Any]]]:
+    """Each load-generator process spreads its buyers (room) or connections (HTTP) over every
+    server process, round robin."""
     if transport == "room":
-        url = f"{server.room_base}/rooms/{show_id}"
+        urls = [f"{s.room_base}/rooms/{show_id}" for s in servers]
         return "livecart.bench.room_buyers", [
-            {"url": url, "tokens": tokens[i::processes]} for i in range(processes)
+            {"urls": urls, "tokens": tokens[i::processes]} for i in range(processes)
         ]
-    base = urlparse(server.base)
+    targets = [(urlparse(s.base).hostname, urlparse(s.base).port) for s in servers]
     return "livecart.bench.buyers", [
-        {
-            "host": base.hostname,
-            "port": base.port,
-            "tokens": tokens[i::processes],
-            "connections": conns,
-        }
+        {"targets": targets, "tokens": tokens[i::processes], "connections": conns}
         for i in range(processes)
     ]
 
@@ -245,21 +270,28 @@ def _normalise(transport: str, results: list[Any]) -> list[tuple[bool, float, in
 
 def flash_sale(options: FlashSaleOptions) -> dict[str, Any]:
     o = options
+    if o.servers > 1 and o.backend != "redis":
+        raise SystemExit("error: more than one server process needs the Redis gate (--backend)")
     with tempfile.TemporaryDirectory(prefix="livecart-bench-") as tmp:
         data = Path(tmp)
-        with _database(o, data) as database_url:
+        with _database(o, data) as database_url, contextlib.ExitStack() as stack:
             env = {"REDIS_URL": "", "LIVECART_SALE_GATE": o.backend}
             if o.backend == "redis":
                 _flush(o.redis_url)
-                env["REDIS_URL"] = o.redis_url
-            with serve(database_url, data, log_level="warning", **env) as server:
-                stage = live_show(server.base, stock=max(o.stock, 1000))
-                tokens = asyncio.run(make_buyers(database_url, o.buyers))
-                module, jobs = _jobs(
-                    o.transport, server, stage.show_id, tokens, o.processes, o.connections
-                )
-                figures = asyncio.run(_run_sale(o, server, stage, module, jobs, database_url))
-                figures["server_log_errors"] = server.log.read_text().count("Traceback")
+                env["REDIS_URL"] = o.redis_url  # the gate, and the rooms' pub/sub across servers
+            servers = [
+                stack.enter_context(serve(database_url, data, log_level="warning", **env))
+                for _ in range(o.servers)
+            ]
+            stage = live_show(servers[0].base, stock=max(o.stock, 1000))
+            tokens = asyncio.run(make_buyers(database_url, o.buyers))
+            module, jobs = _jobs(
+                o.transport, servers, stage.show_id, tokens, o.processes, o.connections
+            )
+            figures = asyncio.run(_run_sale(o, servers, stage, module, jobs, database_url))
+            figures["server_log_errors"] = sum(
+                s.log.read_text().count("Traceback") for s in servers
+            )
     if o.backend == "redis":
         figures["redis_eval_ceiling_per_s"] = eval_ceiling(o.redis_url)
         figures["us_per_attempt_at_ceiling"] = round(1e6 / figures["redis_eval_ceiling_per_s"], 1)
@@ -268,14 +300,14 @@ def flash_sale(options: FlashSaleOptions) -> dict[str, Any]:
 
 async def _run_sale(
     o: FlashSaleOptions,
-    server: Server,
+    servers: list[Server],
     stage: Stage,
     module: str,
     jobs: list[dict[str, Any]],
     database_url: str,
 ) -> dict[str, Any]:
     procs = await _start_clients(module, jobs)  # connected (and greeted) before the sale
-    async with httpx.AsyncClient(base_url=server.base, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=servers[0].base, timeout=30) as http:
         body: dict[str, Any] = {
             "variant_id": stage.variant_id,
             "price": "1.00",
@@ -295,8 +327,9 @@ async def _run_sale(
         )
         resp.raise_for_status()
         sale = resp.json()
-    results, elapsed = await _fire(procs, sale["id"], datetime.fromisoformat(sale["opens_at"]))
-    answers = _normalise(o.transport, results)
+    fired = await _fire(procs, servers, sale["id"], datetime.fromisoformat(sale["opens_at"]))
+    elapsed = fired.elapsed
+    answers = _normalise(o.transport, fired.results)
     acknowledged = [claim for won, _, claim, _ in answers if won and claim is not None]
     verdict = await check(database_url, sale["id"], acknowledged)
     if o.backend == "redis":
@@ -312,6 +345,7 @@ async def _run_sale(
         if o.transport == "room"
         else f"python asyncio, {o.processes} processes x {o.connections} keep-alive connections"
     )
+    spread = "" if o.servers == 1 else ", buyers spread round robin over the server processes"
     return {
         "backend": o.backend,
         "database": "postgresql" if database_url.startswith("postgres") else "sqlite",
@@ -319,7 +353,12 @@ async def _run_sale(
         "transport": o.transport,
         "buyers": o.buyers,
         "stock": o.stock,
-        "client": client,
+        "client": client + spread,
+        "server_processes": o.servers,
+        "client_processes": o.processes,
+        # CPU seconds used during the sale: is the load generator or the server the limit?
+        "server_cpu_s": round(fired.server_cpu_s, 2),
+        "client_cpu_s": round(fired.client_cpu_s, 2),
         "attempts": len(answers),
         "attempts_per_s": round(len(answers) / elapsed) if elapsed else None,
         "us_per_attempt": round(elapsed * 1e6 / len(answers), 1) if answers else None,

@@ -98,10 +98,14 @@ async def run(job: dict[str, Any]) -> None:
     limit = asyncio.Semaphore(HELLO_CONCURRENCY)
     buyers: list[Buyer] = []
 
-    async def open_one(token: str) -> None:
+    urls: list[str] = job["urls"]
+
+    async def open_one(index: int, token: str) -> None:
         async with limit:
             buyer = Buyer(token, state)
-            await ws_connect(lambda: buyer, job["url"], read_buffer_init_size=1024)
+            # Buyers are spread over the server processes (one URL each), round robin.
+            url = urls[index % len(urls)]
+            await ws_connect(lambda: buyer, url, read_buffer_init_size=1024)
             buyers.append(buyer)
             for _ in range(HELLO_RETRIES):
                 if await buyer.answered:
@@ -111,7 +115,7 @@ async def run(job: dict[str, Any]) -> None:
                 buyer.hello()
 
     try:
-        await asyncio.gather(*(open_one(t) for t in job["tokens"]))
+        await asyncio.gather(*(open_one(i, t) for i, t in enumerate(job["tokens"])))
         await asyncio.wait_for(state["ready"].wait(), timeout=job.get("ready_timeout", 600))
     except (OSError, TimeoutError) as exc:
         print(f"failed: {exc!r}; {state['greeted']} of {state['expected']} greeted", flush=True)
@@ -119,13 +123,14 @@ async def run(job: dict[str, Any]) -> None:
     print("ready", flush=True)
     line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     sale_id = int(line.split()[1])
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     for buyer in buyers:
         buyer.buy(sale_id)
     with contextlib.suppress(TimeoutError):  # the report counts what arrived
         await asyncio.wait_for(state["done"].wait(), timeout=job.get("answer_timeout", 300))
-    elapsed = time.perf_counter() - started
-    print(json.dumps({"results": state["results"], "elapsed": elapsed}), flush=True)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    report = {"results": state["results"], "elapsed": elapsed, "cpu": cpu}
+    print(json.dumps(report), flush=True)
     for buyer in buyers:
         if buyer.transport is not None:
             buyer.transport.disconnect()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,7 +27,8 @@ from livecart.realtime.frames import text_frame
 log = logging.getLogger(__name__)
 
 RING_SIZE = 1024
-TICKS_PER_SEC = 3
+TICKS_PER_SEC = 3  # at most; fewer when writing them is a large share of the loop
+TICK_SHARE = 0.1
 HIGH_WATER_BYTES = 256 * 1024  # a connection with more unsent data than this is lagging
 LOW_WATER_BYTES = 16 * 1024
 LAG_CLOSE_SECS = 15.0
@@ -81,6 +83,11 @@ class Hub:
         self.broker = make_broker(self.deliver)
         self.counters = counters
         self._ticker: asyncio.Task[None] | None = None
+        self.tick_period = 1 / TICKS_PER_SEC
+        # Told of every event delivered here, after the viewers (e.g. to get ready for a sale
+        # that another process opened). Must be quick: they run in the delivery.
+        self.observers: list[Callable[[int, bytes], None]] = []
+        self._tick_busy = 0.0  # seconds spent writing the last round of ticks
 
     async def start(self) -> None:
         await self.broker.start()
@@ -120,6 +127,8 @@ class Hub:
             for peer in room.peers:
                 if peer not in room.writers and peer.lagging_since is None:
                     peer.write(frame)  # joining: held until its snapshot is out
+        for observe in self.observers:
+            observe(room_id, data)
 
     def _restart_sequence(self, room: Room, seq: int) -> None:
         """A gap (lost pub/sub messages) or a restarted counter (a new epoch): what came before
@@ -211,14 +220,20 @@ class Hub:
     # --- ticks ------------------------------------------------------------------------------
 
     async def _tick_forever(self) -> None:
-        period = 1 / TICKS_PER_SEC
         while True:
-            await asyncio.sleep(period)
+            await asyncio.sleep(self.tick_period)
+            self._tick_busy = 0.0
             for room in list(self.rooms.values()):
                 try:
                     await self.tick(room)
                 except Exception:
                     log.exception("room %s: tick failed", room.room_id)
+            # Coalesce harder when ticks are expensive: writing a tick to every viewer may take
+            # at most TICK_SHARE of the loop (10,000 viewers: about one tick a second), so a
+            # flash sale's burst of stock changes does not eat the time its buyers need.
+            self.tick_period = max(1 / TICKS_PER_SEC, self._tick_busy / TICK_SHARE)
+            if self.tick_period > 1 / TICKS_PER_SEC:
+                log.debug("ticks every %.2f s", self.tick_period)
 
     async def tick(self, room: Room) -> None:
         likes_here, room.likes_pending = room.likes_pending, 0
@@ -235,6 +250,7 @@ class Hub:
             }
         )
         now = asyncio.get_running_loop().time()
+        started = time.perf_counter()
         changed = payload != room.last_tick
         room.last_tick = payload
         frame = text_frame(payload)
@@ -250,6 +266,7 @@ class Hub:
                 room.writers.pop(peer, None)
             elif changed:
                 peer.write(frame)
+        self._tick_busy += time.perf_counter() - started
         if room.empty_since is not None and now - room.empty_since > EMPTY_ROOM_KEEP_SECS:
             # Empty for a while (reconnects are common right after a drop): let it go.
             del self.rooms[room.room_id]

@@ -232,37 +232,51 @@ async def orders_for_winners(
     session: AsyncSession, winners: Sequence[tuple[int, NewClaim]]
 ) -> None:
     """The orders of a flash sale's winners, made in the transaction that saves their claims and
-    expiring with them. Their units are the sale's (taken from stock when it opened)."""
+    expiring with them. Their units are the sale's (taken from stock when it opened).
+
+    Two statements for the whole batch (the orders, then their lines), not two flushes per
+    winner: every winner of the batch waits for this transaction before being told."""
+    if not winners:
+        return
     repo = OrdersRepository(session)
+    now = utcnow()
+    terms: dict[int, tuple[FlashSale, Variant, Product, Show | None]] = {}
+    orders: list[dict[str, object]] = []
     for claim_id, claim in winners:
-        sale = await session.get(FlashSale, claim.sale_id)
-        assert sale is not None
-        variant = await session.get(Variant, sale.variant_id)
-        assert variant is not None
-        product = await session.get(Product, variant.product_id)
-        assert product is not None
-        show = await session.get(Show, sale.show_id)
-        order = Order(
-            buyer_id=claim.buyer_id,
-            merchant_id=product.merchant_id,
-            request_key=f"sale:{claim_id}",
-            show_id=sale.show_id,
-            host_id=show.host_id if show else None,
-            source="live",
-            sale_id=sale.id,
-            claim_id=claim_id,
-            currency=sale.currency,
-            total_minor=claim.unit_price_minor * claim.quantity,
-            status="awaiting_payment",
-            expires_at=claim.expires_at,
-            created_at=claim.created_at,
+        if claim.sale_id not in terms:
+            terms[claim.sale_id] = await repo.sale_terms(claim.sale_id)
+        sale, variant, product, show = terms[claim.sale_id]
+        orders.append(
+            {
+                "buyer_id": claim.buyer_id,
+                "merchant_id": product.merchant_id,
+                "request_key": f"sale:{claim_id}",
+                "show_id": sale.show_id,
+                "host_id": show.host_id if show else None,
+                "source": "live",
+                "sale_id": sale.id,
+                "claim_id": claim_id,
+                "currency": sale.currency,
+                "total_minor": claim.unit_price_minor * claim.quantity,
+                "status": "awaiting_payment",
+                "expires_at": claim.expires_at,
+                "created_at": claim.created_at,
+                "updated_at": now,
+            }
         )
-        item = OrderItem(
-            product_id=product.id,
-            variant_id=variant.id,
-            title=product.title,
-            options=dict(variant.options),
-            quantity=claim.quantity,
-            unit_price_minor=claim.unit_price_minor,
+    order_ids = await repo.insert_orders(orders)  # claim id → order id
+    items: list[dict[str, object]] = []
+    for claim_id, claim in winners:
+        _, variant, product, _ = terms[claim.sale_id]
+        items.append(
+            {
+                "order_id": order_ids[claim_id],
+                "product_id": product.id,
+                "variant_id": variant.id,
+                "title": product.title,
+                "options": dict(variant.options),
+                "quantity": claim.quantity,
+                "unit_price_minor": claim.unit_price_minor,
+            }
         )
-        await repo.add_order(order, [item])
+    await repo.insert_order_items(items)

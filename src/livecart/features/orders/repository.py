@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, select, update
+from sqlalchemy import Select, delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from livecart.db.inserts import insert_if_absent
 from livecart.features.accounts.models import Merchant
-from livecart.features.catalog.models import ProductImage
+from livecart.features.catalog.models import Product, ProductImage, Variant
 from livecart.features.orders.models import (
     CartItem,
     Order,
@@ -23,6 +23,8 @@ from livecart.features.orders.models import (
     PaymentEvent,
     Refund,
 )
+from livecart.features.sales.models import FlashSale
+from livecart.features.shows.models import Show
 from livecart.kit.pagination import PageRequest
 
 
@@ -84,6 +86,29 @@ class OrdersRepository:
             item.order_id = order.id
             self.session.add(item)
         await self.session.flush()
+
+    async def sale_terms(self, sale_id: int) -> tuple[FlashSale, Variant, Product, Show | None]:
+        """A flash sale with what its orders copy (variant, product, show): one round trip."""
+        row = (
+            await self.session.execute(
+                select(FlashSale, Variant, Product, Show)
+                .join(Variant, Variant.id == FlashSale.variant_id)
+                .join(Product, Product.id == Variant.product_id)
+                .outerjoin(Show, Show.id == FlashSale.show_id)
+                .where(FlashSale.id == sale_id)
+            )
+        ).one()
+        return row[0], row[1], row[2], row[3]
+
+    async def insert_orders(self, rows: Sequence[dict[str, Any]]) -> dict[int, int]:
+        """Insert orders made from flash-sale claims in one statement; claim id → order id."""
+        result = await self.session.execute(
+            insert(Order).returning(Order.id, Order.claim_id), list(rows)
+        )
+        return {claim: order for order, claim in result.all() if claim is not None}
+
+    async def insert_order_items(self, rows: Sequence[dict[str, Any]]) -> None:
+        await self.session.execute(insert(OrderItem), list(rows))
 
     async def insert_order_once(self, **values: Any) -> bool:
         """Insert unless the buyer's request already made one (two workers, one claim)."""

@@ -92,6 +92,13 @@ class Arbiter(Protocol):
         """`reserve` without waiting, when the arbiter can decide in memory; else None."""
         ...
 
+    def reserve_soon(
+        self, sale: SaleInfo, buyer_id: int, key: str, quantity: int
+    ) -> asyncio.Future[Reservation] | None:
+        """`reserve` as a future, without a task per attempt (the caller adds a callback);
+        None when `reserve_now` decides in memory or the arbiter cannot."""
+        ...
+
     async def prime(self, sale: SaleInfo) -> None:
         """Have the sale's counters ready before its first attempt."""
         ...
@@ -168,6 +175,11 @@ class EmbeddedArbiter:
     ) -> Reservation | None:
         ledger = self._ledgers.get(sale.id)
         return None if ledger is None else self._decide(ledger, sale, buyer_id, key, quantity)
+
+    def reserve_soon(
+        self, sale: SaleInfo, buyer_id: int, key: str, quantity: int
+    ) -> asyncio.Future[Reservation] | None:
+        return None  # `reserve_now` decides, once the ledger is loaded
 
     async def prime(self, sale: SaleInfo) -> None:
         await self._ledger(sale)

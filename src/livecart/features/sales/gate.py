@@ -180,9 +180,11 @@ class SaleGate:
 
     def decide_now(
         self, buyer_id: int, sale_id: int, key: str, *, quantity: int, show_id: int
-    ) -> AppError | tuple[SaleInfo, Reservation] | None:
+    ) -> AppError | tuple[SaleInfo, Reservation | asyncio.Future[Reservation]] | None:
         """The decision if it can be made at once, without a task, an await or any I/O: a
-        refusal to send, or a granted reservation for `finish` to write. None: use `purchase`.
+        refusal to send, or a granted reservation for `finish` to write. Or the decision to
+        come (Redis: the attempt is queued for the next script call), a future for the caller
+        to answer from (`refusal`, else `finish`). None: use `purchase`.
         (At a big sale almost every attempt loses; this keeps a loss to a few microseconds.)"""
         sale = self._infos.get(sale_id)
         if sale is None or sale.show_id != show_id:
@@ -198,7 +200,10 @@ class SaleGate:
         except rules.SaleRefusal:
             return None  # a repeat of a winning request may still be answered: the slow path
         decided = self.arbiter.reserve_now(sale, buyer_id, key, quantity)
-        if decided is None or decided.outcome is Outcome.REPEAT:
+        if decided is None:
+            later = self.arbiter.reserve_soon(sale, buyer_id, key, quantity)
+            return None if later is None else (sale, later)
+        if decided.outcome is Outcome.REPEAT:
             return None
         if decided.outcome is Outcome.SOLD_OUT:
             return sold_out(decided.left)
@@ -211,6 +216,16 @@ class SaleGate:
     ) -> Purchase:
         """Write a reservation granted by `decide_now` and answer as `purchase` would."""
         return await self._answer(sale, buyer_id, key, quantity, decided)
+
+    @staticmethod
+    def refusal(sale: SaleInfo, decided: Reservation) -> AppError | None:
+        """The refusal `purchase` would raise for this decision; None when it needs `finish`
+        (a grant to write, or a repeat to look up)."""
+        if decided.outcome is Outcome.SOLD_OUT:
+            return sold_out(decided.left)
+        if decided.outcome is Outcome.LIMIT:
+            return over_limit(sale)
+        return None
 
     async def prime(self, sale_id: int) -> None:
         """A new sale: its terms and counters are ready before the first attempt."""

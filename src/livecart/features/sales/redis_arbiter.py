@@ -77,6 +77,7 @@ if taken >= allotted then return {out, 1, redis.call('HKEYS', KEYS[2])} end
 return {out, 0, {}}
 """
 MAX_BATCH = 512
+REFUSE_CHUNK = 128  # attempts refused from the sold-out flag per turn of the event loop
 
 # KEYS: state, buyers, reqs. ARGV: buyer, quantity, request field or ''.
 RELEASE_LUA = """
@@ -148,6 +149,7 @@ class RedisArbiter:
         self._sold_out: dict[int, tuple[float, set[int]]] = {}  # sale → (fresh until, holders)
         self._pending: dict[int, list[Attempt]] = {}
         self._flushing: set[int] = set()
+        self._flushers: set[asyncio.Task[None]] = set()
         self._loading: dict[int, asyncio.Lock] = {}
 
     def peek(self, sale: SaleInfo, buyer_id: int, key: str) -> Reservation | None:
@@ -167,15 +169,23 @@ class RedisArbiter:
         return None if earlier is None else int(earlier)
 
     async def reserve(self, sale: SaleInfo, buyer_id: int, key: str, quantity: int) -> Reservation:
+        return await self.reserve_soon(sale, buyer_id, key, quantity)
+
+    def reserve_soon(
+        self, sale: SaleInfo, buyer_id: int, key: str, quantity: int
+    ) -> asyncio.Future[Reservation]:
         """Queued and decided with the others that arrive meanwhile: one script call per batch
         (in arrival order), so Redis round trips do not limit attempts per second."""
-        future: asyncio.Future[Reservation] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Reservation] = loop.create_future()
         waiting = self._pending.setdefault(sale.id, [])
         waiting.append((buyer_id, _field(buyer_id, key), quantity, future))
         if sale.id not in self._flushing:
             self._flushing.add(sale.id)
-            asyncio.get_running_loop().create_task(self._flush(sale))
-        return await future
+            task = loop.create_task(self._flush(sale))
+            self._flushers.add(task)  # a reference, so that it is not collected while it runs
+            task.add_done_callback(self._flushers.discard)
+        return future
 
     def reserve_now(
         self, sale: SaleInfo, buyer_id: int, key: str, quantity: int
@@ -191,8 +201,18 @@ class RedisArbiter:
     async def _flush(self, sale: SaleInfo) -> None:
         try:
             while pending := self._pending.get(sale.id):
-                batch = pending[:MAX_BATCH]
-                del pending[:MAX_BATCH]
+                if sale.id in self._sold_out:
+                    # Thousands can be waiting here at the opening. Refuse them a chunk at a
+                    # time and let the loop turn in between, so that the winners' commits
+                    # (a round trip per turn) are not queued behind every refusal.
+                    batch = self._refuse_sold_out(sale, pending[:REFUSE_CHUNK])
+                    del pending[:REFUSE_CHUNK]
+                    if not batch:
+                        await asyncio.sleep(0)
+                        continue
+                else:
+                    batch = pending[:MAX_BATCH]
+                    del pending[:MAX_BATCH]
                 decided: list[Reservation | Exception]
                 try:
                     decided = list(await self._decide(sale, batch))
@@ -212,6 +232,21 @@ class RedisArbiter:
         finally:
             self._flushing.discard(sale.id)
             self._pending.pop(sale.id, None)
+
+    def _refuse_sold_out(self, sale: SaleInfo, batch: list[Attempt]) -> list[Attempt]:
+        """Answer from the sold-out flag the attempts that queued before it was known (at the
+        opening, most of them); the rest still go to Redis."""
+        if sale.id not in self._sold_out:
+            return batch
+        rest: list[Attempt] = []
+        for attempt in batch:
+            buyer_id, _, _, future = attempt
+            refused = self.peek(sale, buyer_id, "")
+            if refused is None:
+                rest.append(attempt)
+            elif not future.done():
+                future.set_result(refused)
+        return rest
 
     async def _decide(self, sale: SaleInfo, batch: list[Attempt]) -> list[Reservation]:
         args: list[int | str] = [len(batch)]

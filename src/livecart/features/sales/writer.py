@@ -24,7 +24,9 @@ from livecart.db.uow import SessionFactory, UnitOfWork
 from livecart.features.sales.models import FlashSale, SaleBuyer, SaleClaim
 
 log = logging.getLogger(__name__)
-MAX_BATCH = 256
+# Winners per transaction. While one commits, the next queue up: at a sale's opening, winners
+# come 512 per arbiter call, and two commits of up to 1,024 tell them sooner than four of 256.
+MAX_BATCH = 1024
 
 RequestKey = tuple[int, int, str]  # sale, buyer, idempotency key
 
@@ -73,25 +75,26 @@ async def persist_winners(
     if not claims:
         return {}
     insert = _insert(session)
+    # One cached statement, executed with a list of rows: SQLAlchemy sends them as multi-row
+    # INSERTs ("insertmanyvalues") without compiling a statement per batch size (a 256-row VALUES
+    # clause cost ~0.3 ms of Python per row here).
     rows = await session.execute(
         insert(SaleClaim)
-        .values(
-            [
-                {
-                    "sale_id": c.sale_id,
-                    "buyer_id": c.buyer_id,
-                    "idempotency_key": c.key,
-                    "quantity": c.quantity,
-                    "unit_price_minor": c.unit_price_minor,
-                    "status": "awaiting_payment",
-                    "expires_at": c.expires_at,
-                    "created_at": c.created_at,
-                }
-                for c in claims
-            ]
-        )
         .on_conflict_do_nothing(index_elements=["sale_id", "buyer_id", "idempotency_key"])
-        .returning(SaleClaim.id, SaleClaim.sale_id, SaleClaim.buyer_id, SaleClaim.idempotency_key)
+        .returning(SaleClaim.id, SaleClaim.sale_id, SaleClaim.buyer_id, SaleClaim.idempotency_key),
+        [
+            {
+                "sale_id": c.sale_id,
+                "buyer_id": c.buyer_id,
+                "idempotency_key": c.key,
+                "quantity": c.quantity,
+                "unit_price_minor": c.unit_price_minor,
+                "status": "awaiting_payment",
+                "expires_at": c.expires_at,
+                "created_at": c.created_at,
+            }
+            for c in claims
+        ],
     )
     inserted = {(sale, buyer, key): claim_id for claim_id, sale, buyer, key in rows.all()}
     per_sale: dict[int, int] = {}
@@ -109,17 +112,16 @@ async def persist_winners(
             .execution_options(synchronize_session=False)
         )
     if per_buyer:
-        stmt = insert(SaleBuyer).values(
-            [
-                {"sale_id": s, "buyer_id": b, "taken": units, "buyer_limit": limit}
-                for (s, b), (units, limit) in sorted(per_buyer.items())
-            ]
-        )
+        stmt = insert(SaleBuyer)
         await session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["sale_id", "buyer_id"],
                 set_={"taken": SaleBuyer.taken + stmt.excluded.taken},
-            )
+            ),
+            [
+                {"sale_id": s, "buyer_id": b, "taken": units, "buyer_limit": limit}
+                for (s, b), (units, limit) in sorted(per_buyer.items())
+            ],
         )
     return inserted
 
