@@ -333,7 +333,7 @@ def cmd_demo_stream(args: argparse.Namespace, settings: Settings) -> int:
     import subprocess
 
     from livecart.errors import AppError
-    from livecart.features.media.demo import demo_command, demo_target
+    from livecart.features.media.demo import demo_command, demo_target, redact, show_state
 
     if shutil.which("ffmpeg") is None:
         print("error: demo-stream needs ffmpeg (apt-get install ffmpeg)", file=sys.stderr)
@@ -355,14 +355,26 @@ def cmd_demo_stream(args: argparse.Namespace, settings: Settings) -> int:
         flush=True,
     )
     url = f"rtmp://127.0.0.1:{settings.rtmp_port}/live/{target.key}"
+    # Our fixed ffmpeg command; the URL holds a key we just made, kept out of what it prints.
+    proc = subprocess.Popen(  # noqa: S603
+        demo_command(url, seconds=args.seconds), stderr=subprocess.PIPE, text=True
+    )
     try:
-        # Our fixed ffmpeg command; the URL holds a key we just made.
-        done = subprocess.run(demo_command(url, seconds=args.seconds), check=False)  # noqa: S603
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            print(redact(line.rstrip(), target.key), file=sys.stderr)
+        returncode = proc.wait()
     except KeyboardInterrupt:
+        proc.terminate()
         return 0
-    if done.returncode != 0:
-        print("error: ffmpeg could not publish; is `livecart serve` running with live video on?")
-    return done.returncode
+    if returncode == 0:
+        return 0
+    state = asyncio.run(show_state(settings, target.show_id))
+    if state in ("ended", "cancelled"):
+        print(f"the show was {state} by its host; the stream stopped.", flush=True)
+        return 0
+    print("error: ffmpeg could not publish; is `livecart serve` running with live video on?")
+    return returncode
 
 
 def cmd_bench(args: argparse.Namespace, _settings: Settings) -> int:

@@ -204,7 +204,7 @@ async def _seed(uow: UnitOfWork, settings: Settings, storage: Storage) -> DemoSu
         (hosts[1], "数码新品测评 · Gadget review", now + timedelta(days=2), product_ids[12:14]),
         (
             hosts[1],
-            "周末早市 · Weekend market (live now)",
+            "周末早市 · Weekend market",
             now - timedelta(minutes=3),
             [product_ids[i] for i in (1, 13, 16)],
         ),

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from livecart.demo import DEMO_PASSWORD, HOST_EMAILS
 from tests.media.conftest import media_tools_or_skip
 from tests.servers import serve
 
@@ -37,7 +38,7 @@ def test_demo_stream_brings_the_demo_show_to_life(tmp_path: Path) -> None:
                 "livecart",
                 "demo-stream",
                 "--seconds",
-                "8",
+                "60",
                 "--rtmp-port",
                 str(server.rtmp_port),
                 "--http-port",
@@ -61,6 +62,17 @@ def test_demo_stream_brings_the_demo_show_to_life(tmp_path: Path) -> None:
                         log = server.log.read_text()[-3000:]
                         pytest.fail(f"no demo video: {out}\n{err}\nserver log:\n{log}")
                     time.sleep(0.2)
+                # The host ends the show while it streams: demo-stream says so and stops.
+                login = http.post(
+                    "/api/v1/auth/login",
+                    json={"email": HOST_EMAILS[1], "password": DEMO_PASSWORD},
+                )
+                assert login.status_code == 200, login.text
+                ended = http.post(
+                    f"/api/v1/shows/{show_id}/end",
+                    headers={"Authorization": f"Bearer {login.json()['token']}"},
+                )
+                assert ended.status_code == 200, ended.text
             out, err = streamer.communicate(timeout=60)
         finally:
             if streamer.poll() is None:
@@ -68,3 +80,5 @@ def test_demo_stream_brings_the_demo_show_to_life(tmp_path: Path) -> None:
                 streamer.communicate()
     assert streamer.returncode == 0, err
     assert f"/shows/{show_id}/live" in out
+    assert "the show was ended by its host" in out, (out, err)
+    assert "/live/live_" not in out + err  # the stream key stays out of what it prints

@@ -99,3 +99,17 @@ def demo_command(url: str, *, seconds: float) -> list[str]:
         "flv",
         url,
     ]
+
+
+async def show_state(settings: Settings, show_id: int) -> str | None:
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        async with make_session_factory(engine)() as session:
+            return await session.scalar(select(Show.state).where(Show.id == show_id))
+    finally:
+        await engine.dispose()
+
+
+def redact(line: str, key: str) -> str:
+    """ffmpeg names the URL it writes to; the stream key in it is a secret."""
+    return line.replace(key, "[stream key]") if key else line
