@@ -253,13 +253,13 @@ def test_cart_checkout_to_paid(new_page: Callable[..., Any], live_server: str) -
 
     # The same pages in English.
     page.goto(f"/lang/en?next={order_path}")
-    expect(page.locator("#order-status")).to_have_text("Paid")
+    expect(page.locator("#order-status")).to_have_text("To ship")
     expect(page.locator("#attribution")).to_have_text(
         "Bought in the live show “周末茶会 Weekend tea”"
     )
     screenshot(page, "orders-order-en")
     page.goto("/orders")
-    expect(page.locator(".order-card").first.locator('[data-f="status"]')).to_have_text("Paid")
+    expect(page.locator(".order-card").first.locator('[data-f="status"]')).to_have_text("To ship")
     screenshot(page, "orders-list-en")
 
 

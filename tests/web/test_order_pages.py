@@ -108,7 +108,7 @@ async def test_order_page_escapes_what_users_wrote(client: httpx.AsyncClient) ->
     assert data["order"]["items"][0]["title"] == XSS
     assert data["order"]["status"] == "awaiting_payment"
     assert data["paying"] is False
-    assert data["i18n"]["orders.status.paid"] == "Paid"
+    assert data["i18n"]["orders.status.paid"] == "To ship"
 
 
 async def test_order_page_shows_the_order(client: httpx.AsyncClient) -> None:

@@ -135,3 +135,26 @@ async def test_console_is_for_the_host_and_moderators(client: httpx.AsyncClient)
     assert (
         await client.get("/host/shows/999999/console", headers=as_browser(host))
     ).status_code == 404
+
+
+async def test_home_lists_replays_that_are_ready(client: httpx.AsyncClient, app: FastAPI) -> None:
+    """An ended show whose replay is ready is on the home page, linked to its replay; one
+    without a replay (nothing was streamed) is not."""
+    from livecart.features.media.models import Replay
+    from livecart.kit.clock import utcnow
+
+    with_replay, host = await live_show(client)
+    without, other_host = await live_show(client)
+    for show_id, who in ((with_replay, host), (without, other_host)):
+        ended = await client.post(f"/api/v1/shows/{show_id}/end", headers=who.headers)
+        assert ended.status_code == 200, ended.text
+    empty = await client.get("/", headers=HTML)
+    assert 'id="replays-heading"' not in empty.text  # no replay yet: no section
+    async with app.state.session_factory() as session:
+        session.add(Replay(show_id=with_replay, status="ready", ingest_paths=[], ready_at=utcnow()))
+        await session.commit()
+    home = await client.get("/", headers=HTML)
+    assert 'id="replays-heading"' in home.text
+    assert f'href="/shows/{with_replay}/replay"' in home.text
+    assert f'data-show-id="{without}"' not in home.text
+    assert "Tea &lt;b&gt;night&lt;/b&gt;" in home.text  # titles escaped

@@ -7,9 +7,11 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
 from livecart.db.deps import UowDep
 from livecart.features.accounts.repository import AccountsRepository
+from livecart.features.media.models import Replay
 from livecart.features.shows.presenter import show_out, shows_out
 from livecart.features.shows.repository import ShowsRepository
 from livecart.features.shows.service import ShowsContext
@@ -23,6 +25,7 @@ router.include_router(room_pages.router)
 router.include_router(order_pages.router)
 HOME_LIVE = 10
 HOME_UPCOMING = 20
+HOME_REPLAYS = 10  # the newest ended shows whose replay is ready
 ONE_YEAR = 365 * 24 * 3600
 
 
@@ -39,12 +42,24 @@ async def home(request: Request, uow: UowDep) -> Response:
         host_id=None,
         upcoming=True,
     )
+    ended = await ctx.shows.shows(
+        PageRequest(after=None, limit=HOME_REPLAYS * 3), states=["ended"], host_id=None
+    )
+    ready = set(
+        await uow.session.scalars(
+            select(Replay.show_id).where(
+                Replay.show_id.in_([s.id for s in ended]), Replay.status == "ready"
+            )
+        )
+    )
+    replays = [s for s in ended if s.id in ready][:HOME_REPLAYS]
     return render(
         request,
         who,
         "home.html",
         live=await shows_out(ctx, live[:HOME_LIVE], who.user),
         upcoming=await shows_out(ctx, upcoming[:HOME_UPCOMING], who.user),
+        replays=await shows_out(ctx, replays, who.user),
     )
 
 

@@ -87,13 +87,16 @@ function showState(value) {
   $("not-live-hint").hidden = value === "live";
   const live = value === "live";
   watchPreview(live);
+  const over = value === "ended" || value === "cancelled";
   document.querySelectorAll('.cl-item [data-act="explain"], .cl-item [data-act="drop"]').forEach((b) => {
     b.disabled = !live;
   });
-  if (value === "ended" || value === "cancelled") {
-    errorBox.textContent = t("console.ended");
-    errorBox.hidden = false;
-  }
+  document.querySelectorAll('.cl-item [data-act="pin"]').forEach((b) => {
+    b.disabled = over;
+  });
+  // Over: nothing to drop or explain any more; say where the show lives on (its replay).
+  $("drop-bar").hidden = over;
+  $("console-over").hidden = !over;
 }
 
 // --- the preview: the host's own stream, as viewers get it, and how far behind it is -------------

@@ -84,6 +84,7 @@ async function waitForPayment() {
       if (now.payment_status === "failed") {
         banner.dataset.kind = "error";
         text.textContent = t("order.pay_failed");
+        payAgain();
         return;
       }
     } catch {
@@ -92,6 +93,14 @@ async function waitForPayment() {
   }
   banner.dataset.kind = "slow";
   text.textContent = t("order.paying_slow");
+  payAgain();
+}
+
+// While the payment is being confirmed, paying or cancelling again is not offered; it is if the
+// payment failed or the confirmation is slow.
+function payAgain() {
+  const form = $("pay-form");
+  if (form) form.hidden = false;
 }
 
 if (page.paying && order.status === "awaiting_payment") {
