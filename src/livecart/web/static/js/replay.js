@@ -55,8 +55,11 @@ function showTip(m, x) {
     price.textContent = ` ${money(m.product.price, m.product.currency)}`;
     tip.append(price);
   }
-  tip.style.left = `${x}px`;
   tip.hidden = false;
+  // Centred on the marker, but never past either end of the bar (a phone is narrow).
+  const room = tip.offsetParent?.clientWidth ?? window.innerWidth;
+  const half = tip.offsetWidth / 2;
+  tip.style.left = `${Math.min(Math.max(x, half), Math.max(half, room - half))}px`;
 }
 
 function renderBar() {
@@ -143,6 +146,8 @@ function renderLists() {
   $("replay-products").replaceChildren(...products.map((m) => itemFor(m, { buy: true })));
   const highlights = state.replay.markers.filter((m) => m.kind === "highlight");
   $("replay-highlights").replaceChildren(...highlights.map((m) => itemFor(m, { buy: false })));
+  $("replay-products-empty").hidden = products.length > 0;
+  $("replay-highlights-empty").hidden = highlights.length > 0;
   if (page.is_host) renderEditor();
 }
 
