@@ -544,5 +544,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     level = getattr(args, "log_level", "warning").upper()
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # picows says every room connection and disconnection at INFO: thousands a minute.
+    logging.getLogger("picows").setLevel(max(logging.WARNING, logging.getLevelName(level)))
     raise_fd_limit()
     sys.exit(args.func(args, Settings()))
