@@ -18,6 +18,12 @@ AfterCommit = Callable[[], Awaitable[None]]
 log = logging.getLogger(__name__)
 
 
+def dialect_of(factory: SessionFactory) -> str:
+    """`postgresql` or `sqlite`: the database the factory's sessions talk to."""
+    bind = factory.kw.get("bind")
+    return str(bind.dialect.name) if bind is not None else "sqlite"
+
+
 class UnitOfWork:
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory

@@ -228,13 +228,20 @@ async def checkout(
     return orders, True
 
 
+async def warm_orders_for_winners(session: AsyncSession, sale_id: int) -> None:
+    """What `orders_for_winners` runs, with no rows (the sale's terms read, the insert prepared):
+    a warm-up before the sale opens, in a transaction the caller rolls back."""
+    await OrdersRepository(session).sale_terms(sale_id)
+    await OrdersRepository(session).insert_sale_orders([], [], prepare=True)
+
+
 async def orders_for_winners(
     session: AsyncSession, winners: Sequence[tuple[int, NewClaim]]
 ) -> None:
     """The orders of a flash sale's winners, made in the transaction that saves their claims and
     expiring with them. Their units are the sale's (taken from stock when it opened).
 
-    Two statements for the whole batch (the orders, then their lines), not two flushes per
+    One statement for the whole batch on PostgreSQL (two on SQLite), not two flushes per
     winner: every winner of the batch waits for this transaction before being told."""
     if not winners:
         return
@@ -264,13 +271,12 @@ async def orders_for_winners(
                 "updated_at": now,
             }
         )
-    order_ids = await repo.insert_orders(orders)  # claim id → order id
     items: list[dict[str, object]] = []
     for claim_id, claim in winners:
         _, variant, product, _ = terms[claim.sale_id]
         items.append(
             {
-                "order_id": order_ids[claim_id],
+                "claim_id": claim_id,  # the order it belongs to, once that has an id
                 "product_id": product.id,
                 "variant_id": variant.id,
                 "title": product.title,
@@ -279,4 +285,4 @@ async def orders_for_winners(
                 "unit_price_minor": claim.unit_price_minor,
             }
         )
-    await repo.insert_order_items(items)
+    await repo.insert_sale_orders(orders, items)

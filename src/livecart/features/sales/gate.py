@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from livecart.db.uow import SessionFactory, UnitOfWork
+from livecart.db.uow import SessionFactory, UnitOfWork, dialect_of
 from livecart.errors import AppError, NotFound
 from livecart.features.sales import rules
 from livecart.features.sales.arbiter import (
@@ -90,7 +90,10 @@ class SaleGate:
     ) -> None:
         self.factory = factory
         self.arbiter = arbiter_for(self.read_ledger)
-        self.writer = WinnerWriter(factory)
+        # SQLite has one writer at a time; PostgreSQL commits two batches at once.
+        self.writer = WinnerWriter(
+            factory, concurrency=2 if dialect_of(factory) == "postgresql" else 1
+        )
         self.secret = secret
         self._infos: dict[int, SaleInfo] = {}
         self._info_loads: dict[int, asyncio.Task[SaleInfo]] = {}
@@ -211,6 +214,16 @@ class SaleGate:
             return over_limit(sale)
         return sale, decided
 
+    def first_come_may_win(self, sale_id: int, buyer_id: int | None) -> bool:
+        """True for an attempt at a first_come sale this process knows, unless it already knows
+        the attempt would be refused as sold out (without asking the store). A fair_window
+        sale's attempts are never hurried: all of its window's are equal."""
+        sale = self._infos.get(sale_id)
+        if sale is None or buyer_id is None or sale.mode != "first_come":
+            return False
+        quick = self.arbiter.peek(sale, buyer_id, "")
+        return quick is None or quick.outcome is not Outcome.SOLD_OUT
+
     async def finish(
         self, sale: SaleInfo, buyer_id: int, key: str, quantity: int, decided: Reservation
     ) -> Purchase:
@@ -231,6 +244,7 @@ class SaleGate:
         """A new sale: its terms and counters are ready before the first attempt."""
         try:
             await self.arbiter.prime(await self.info(sale_id))
+            await self.writer.warm(sale_id)
         except Exception:
             log.exception("preparing sale %s failed; its first attempt will", sale_id)
 

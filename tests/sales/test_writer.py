@@ -1,0 +1,160 @@
+"""The winners' writer: group commits (two at once on PostgreSQL), one order per claim, a CHECK
+refusal that touches only its own claim, and a warm-up that writes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select, text
+
+from livecart.bench.flashsale import make_buyers
+from livecart.db.uow import dialect_of
+from livecart.features.orders.models import Order, OrderItem
+from livecart.features.sales.models import FlashSale, SaleBuyer, SaleClaim
+from livecart.features.sales.writer import ClaimRefused, NewClaim, WinnerWriter
+from livecart.kit.clock import utcnow
+from tests.roomkit import live_show
+from tests.sales.conftest import open_sale
+
+
+def claim_for(sale_id: int, buyer_id: int, *, key: str | None = None, limit: int = 1) -> NewClaim:
+    now = utcnow()
+    return NewClaim(
+        sale_id=sale_id,
+        buyer_id=buyer_id,
+        key=key or uuid.uuid4().hex,
+        quantity=1,
+        unit_price_minor=1990,
+        buyer_limit=limit,
+        expires_at=now + timedelta(minutes=5),
+        created_at=now,
+    )
+
+
+async def new_buyers(session_app: FastAPI, database_url: str, count: int) -> list[int]:
+    await make_buyers(database_url, count)
+    async with session_app.state.session_factory() as session:
+        rows = await session.execute(text(f"SELECT id FROM users ORDER BY id DESC LIMIT {count}"))
+        return [row[0] for row in rows]
+
+
+async def writer_and_sale(
+    client: httpx.AsyncClient, session_app: FastAPI, units: int
+) -> tuple[WinnerWriter, int]:
+    """The app's own writer, and a new sale of `units` (one per buyer)."""
+    show = await live_show(client)
+    sale = await open_sale(client, show, units=units, per_buyer_limit=1)
+    return session_app.state.sale_gate.writer, int(sale["id"])
+
+
+async def counts(session_app: FastAPI, sale_id: int) -> tuple[int, int, int, int, int]:
+    async with session_app.state.session_factory() as session:
+        taken = await session.scalar(select(FlashSale.taken).where(FlashSale.id == sale_id))
+        claims = await session.scalar(
+            select(func.count()).select_from(SaleClaim).where(SaleClaim.sale_id == sale_id)
+        )
+        held = await session.scalar(
+            select(func.coalesce(func.sum(SaleBuyer.taken), 0)).where(SaleBuyer.sale_id == sale_id)
+        )
+        orders = await session.scalar(
+            select(func.count()).select_from(Order).where(Order.sale_id == sale_id)
+        )
+        items = await session.scalar(
+            select(func.count())
+            .select_from(OrderItem)
+            .join(Order, Order.id == OrderItem.order_id)
+            .where(Order.sale_id == sale_id)
+        )
+    return int(taken or 0), int(claims or 0), int(held or 0), int(orders or 0), int(items or 0)
+
+
+async def test_many_winners_at_once_each_get_one_claim_and_one_order(
+    client: httpx.AsyncClient, session_app: FastAPI, database_url: str
+) -> None:
+    writer: WinnerWriter = session_app.state.sale_gate.writer
+    expected = 2 if dialect_of(session_app.state.session_factory) == "postgresql" else 1
+    assert writer._concurrency == expected
+    show = await live_show(client)
+    sale = await open_sale(client, show, units=300, per_buyer_limit=1)
+    buyers = await new_buyers(session_app, database_url, 240)
+
+    ids = await asyncio.gather(*(writer.write(claim_for(sale["id"], b)) for b in buyers))
+    assert None not in ids and len(set(ids)) == len(buyers)
+    assert await counts(session_app, sale["id"]) == (240, 240, 240, 240, 240)
+    async with session_app.state.session_factory() as session:
+        orders = (await session.execute(select(Order).where(Order.sale_id == sale["id"]))).scalars()
+        by_claim = {o.claim_id: o for o in orders}
+    assert set(by_claim) == set(ids)
+    order = by_claim[ids[0]]
+    assert (order.source, order.status, order.total_minor, order.request_key) == (
+        "live",
+        "awaiting_payment",
+        1990,
+        f"sale:{ids[0]}",
+    )
+    await writer.idle()
+
+
+async def test_a_refused_claim_does_not_take_its_batch_down(
+    client: httpx.AsyncClient, session_app: FastAPI, database_url: str
+) -> None:
+    writer, sale_id = await writer_and_sale(client, session_app, 50)
+    buyers = await new_buyers(session_app, database_url, 30)
+    greedy = buyers[0]
+    assert await writer.write(claim_for(sale_id, greedy)) is not None
+
+    # The arbiter (wrongly) granted `greedy` a second unit: the database's CHECK refuses it.
+    claims = [claim_for(sale_id, b) for b in buyers[1:]] + [claim_for(sale_id, greedy)]
+    results = await asyncio.gather(*(writer.write(c) for c in claims), return_exceptions=True)
+    assert isinstance(results[-1], ClaimRefused)
+    assert all(isinstance(r, int) for r in results[:-1])
+    assert await counts(session_app, sale_id) == (30, 30, 30, 30, 30)
+
+
+async def test_a_request_stored_before_is_not_written_again(
+    client: httpx.AsyncClient, session_app: FastAPI, database_url: str
+) -> None:
+    writer, sale_id = await writer_and_sale(client, session_app, 5)
+    (buyer,) = await new_buyers(session_app, database_url, 1)
+    first = claim_for(sale_id, buyer, key="the-same-key-1")
+    assert isinstance(await writer.write(first), int)
+    assert await writer.write(first) is None
+    assert await counts(session_app, sale_id) == (1, 1, 1, 1, 1)
+
+
+async def test_warming_up_writes_nothing(
+    client: httpx.AsyncClient, session_app: FastAPI, database_url: str
+) -> None:
+    writer, sale_id = await writer_and_sale(client, session_app, 5)
+    await writer.warm(sale_id)
+    assert await counts(session_app, sale_id) == (0, 0, 0, 0, 0)
+    (buyer,) = await new_buyers(session_app, database_url, 1)
+    assert isinstance(await writer.write(claim_for(sale_id, buyer)), int)
+
+
+@pytest.mark.parametrize("concurrency", [1, 2, 3])
+async def test_waiting_winners_are_shared_by_the_free_slots(concurrency: int) -> None:
+    """No database: the slots' batch sizes alone (the writer's persist is replaced)."""
+    writer = WinnerWriter(None, concurrency=concurrency)  # type: ignore[arg-type]
+    sizes: list[int] = []
+    gate = asyncio.Event()
+
+    async def persist(claims: list[NewClaim]) -> dict[tuple[int, int, str], int]:
+        sizes.append(len(claims))
+        await gate.wait()
+        return {c.request: i for i, c in enumerate(claims, 1)}
+
+    writer._persist = persist  # type: ignore[method-assign]
+    writes = [asyncio.ensure_future(writer.write(claim_for(1, b))) for b in range(10)]
+    await asyncio.sleep(0.01)
+    gate.set()
+    await asyncio.gather(*writes)
+    await writer.idle()
+    # All ten waited together: one batch per slot, shared evenly.
+    assert len(sizes) == concurrency and sum(sizes) == 10
+    assert max(sizes) - min(sizes) <= 1
