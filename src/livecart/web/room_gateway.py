@@ -46,6 +46,9 @@ ROOM_PATH = re.compile(rb"^/rooms/([1-9][0-9]{0,15})/?(\?.*)?$")
 MAX_FRAME_BYTES = 4096
 QUEUE_LIMIT = 32
 BUY_CHUNK = 256  # buy attempts decided per turn of the event loop
+HOLD_AT = 1024  # first_come attempts that may win, read, unanswered: read no more until...
+RESUME_AT = 128  # ...only this many are left
+MAX_HOLD_SECS = 0.5
 FREEZE_GC_VIEWERS = 1000  # a sale in a room this big: no full garbage collection until after it
 GC_THAW_SECS = 60.0  # after the opening
 SNAPSHOT_TTL_SECS = 1.0
@@ -69,6 +72,9 @@ class RoomGateway:
         self._buying: set[asyncio.Task[None]] = set()
         self._buys: deque[tuple[RoomConnection, ev.Buy]] = deque()
         self._draining_buys = False
+        self._unanswered = 0
+        self._held: list[RoomConnection] | None = None
+        self._hold_timer: asyncio.TimerHandle | None = None
         self.hub = hub
         self.session_factory = session_factory
         self.server: asyncio.base_events.Server | None = None
@@ -236,9 +242,47 @@ class RoomGateway:
         (one loop turn each) waiting until the whole burst was decided. Queued, the burst is
         only read in that phase, and the winners' turns come between chunks."""
         self._buys.append((conn, buy))
+        self._unanswered += 1
+        if (
+            self._unanswered >= HOLD_AT
+            and self._held is None
+            and self.sale_gate is not None
+            and self.sale_gate.first_come_may_win(buy.sale_id, conn.user_id)
+        ):
+            self._hold_reads()
         if not self._draining_buys:
             self._draining_buys = True
             asyncio.get_running_loop().call_soon(self._drain_buys)
+
+    def _reply_buy(self, conn: RoomConnection, message: dict[str, Any]) -> None:
+        """Every attempt queued is answered here once (or counted off when cancelled)."""
+        conn.send_direct(message)
+        self._unanswered -= 1
+        if self._held is not None and self._unanswered <= RESUME_AT:
+            self._resume_reads()
+
+    def _hold_reads(self) -> None:
+        """HOLD_AT attempts that may still win are waiting: read nothing more until they are
+        answered. Otherwise the rest of the burst (losers, almost all of it) is read first, and
+        the winners' Redis reply and commit wait behind it (uvloop runs no callback while
+        sockets are ready to read). Held at most MAX_HOLD_SECS."""
+        held = self._held = []
+        self.hub.hold_ticks = True
+        for conn in self.connections:
+            if conn.transport is not None and not conn.transport.is_disconnected:
+                conn.transport.underlying_transport.pause_reading()
+                held.append(conn)
+        self._hold_timer = asyncio.get_running_loop().call_later(MAX_HOLD_SECS, self._resume_reads)
+
+    def _resume_reads(self) -> None:
+        held, self._held = self._held or [], None
+        self.hub.hold_ticks = False
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
+        for conn in held:
+            if conn.transport is not None and not conn.transport.is_disconnected:
+                conn.transport.underlying_transport.resume_reading()
 
     def _drain_buys(self) -> None:
         buys = self._buys
@@ -248,7 +292,7 @@ class RoomGateway:
                 self._buy(conn, buy)
             except Exception:
                 log.exception("room %s: buy failed", conn.show_id)
-                conn.send_direct(_buy_refused(buy, "internal_error", "Something went wrong."))
+                self._reply_buy(conn, _buy_refused(buy, "internal_error", "Something went wrong."))
         if buys:
             asyncio.get_running_loop().call_soon(self._drain_buys)
         else:
@@ -258,17 +302,18 @@ class RoomGateway:
         """A purchase attempt over the open connection: no queue, no session of its own — the
         gate answers most attempts from memory. The answer is `buy_result` with the key."""
         if conn.user_id is None or self.sale_gate is None:
-            conn.send_direct(
+            self._reply_buy(
+                conn,
                 _buy_refused(buy, "login_required", "Log in to buy.")
                 if conn.user_id is None
-                else _buy_refused(buy, "sales_unavailable", "Sales are not served here.")
+                else _buy_refused(buy, "sales_unavailable", "Sales are not served here."),
             )
             return
         decided = self.sale_gate.decide_now(
             conn.user_id, buy.sale_id, buy.key, quantity=buy.quantity, show_id=conn.show_id
         )
         if isinstance(decided, AppError):  # answered here, no task: most attempts at a big sale
-            conn.send_direct(_buy_refused(buy, decided.code, decided.message, decided.data))
+            self._reply_buy(conn, _buy_refused(buy, decided.code, decided.message, decided.data))
             return
         if decided is None:
             self._buy_task(conn, conn.user_id, buy, None)
@@ -303,20 +348,21 @@ class RoomGateway:
     ) -> None:
         """The arbiter's batch decided this attempt: a refusal is sent from here; a grant (or a
         repeat) becomes a task that writes it and answers once it is committed."""
-        if later.cancelled():
+        if later.cancelled():  # the process is stopping: no answer, but no longer waiting
+            self._unanswered -= 1
             return
         error = later.exception()
         if error is not None:
             if isinstance(error, AppError):
-                conn.send_direct(_buy_refused(buy, error.code, error.message, error.data))
+                self._reply_buy(conn, _buy_refused(buy, error.code, error.message, error.data))
             else:
                 log.error("room %s: buy failed", conn.show_id, exc_info=error)
-                conn.send_direct(_buy_refused(buy, "internal_error", "Something went wrong."))
+                self._reply_buy(conn, _buy_refused(buy, "internal_error", "Something went wrong."))
             return
         decided = later.result()
         refused = SaleGate.refusal(sale, decided)
         if refused is not None:
-            conn.send_direct(_buy_refused(buy, refused.code, refused.message, refused.data))
+            self._reply_buy(conn, _buy_refused(buy, refused.code, refused.message, refused.data))
             return
         self._buy_task(conn, user_id, buy, (sale, decided))
 
@@ -336,23 +382,27 @@ class RoomGateway:
                 bought = await gate.purchase(
                     user_id, buy.sale_id, quantity=buy.quantity, key=buy.key, show_id=conn.show_id
                 )
+        except asyncio.CancelledError:
+            self._unanswered -= 1
+            raise
         except AppError as exc:
-            conn.send_direct(_buy_refused(buy, exc.code, exc.message, exc.data))
+            self._reply_buy(conn, _buy_refused(buy, exc.code, exc.message, exc.data))
             return
         except Exception:
             log.exception("room %s: buy failed", conn.show_id)
-            conn.send_direct(_buy_refused(buy, "internal_error", "Something went wrong."))
+            self._reply_buy(conn, _buy_refused(buy, "internal_error", "Something went wrong."))
             return
         if bought.created:
             self.hub.set_stock(bought.show_id, f"sale:{buy.sale_id}", bought.left)
-        conn.send_direct(
+        self._reply_buy(
+            conn,
             {
                 "type": "buy_result",
                 "key": buy.key,
                 "ok": True,
                 "repeat": not bought.created,
                 "claim": bought.claim.model_dump(mode="json"),
-            }
+            },
         )
 
     async def _work(self, conn: RoomConnection) -> None:
