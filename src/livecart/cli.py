@@ -512,6 +512,13 @@ def add_bench_commands(bench: argparse.ArgumentParser) -> None:
         default=1,
         help="server processes behind the Redis gate; buyers are spread over them (1)",
     )
+    sale.add_argument(
+        "--spread-ms",
+        type=int,
+        default=0,
+        help="room transport: each buyer presses at a random moment within this many ms "
+        "(0: all at once, as fast as the load generators can send)",
+    )
     glass = kinds.add_parser(
         "glass-to-glass", help="capture → display delay of live video through nginx-rtmp and HLS"
     )

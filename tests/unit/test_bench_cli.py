@@ -32,13 +32,31 @@ CASES = [
         },
     ),
     (
+        [
+            "flash-sale",
+            "--buyers",
+            "40",
+            "--stock",
+            "5",
+            "--transport",
+            "room",
+            "--spread-ms",
+            "300",
+        ],
+        {"attempts_per_s", "winner_p99_ms", "won", "oversold", "spread_ms", "send_ms"},
+    ),
+    (
         ["replay-encode", "--quick"],
         {"clips", "saving_pct", "saving_pct_all_clips", "clips_below_baseline_vmaf"},
     ),
 ]
 
 
-@pytest.mark.parametrize(("args", "keys"), CASES, ids=[c[0][0] for c in CASES])
+@pytest.mark.parametrize(
+    ("args", "keys"),
+    CASES,
+    ids=[c[0][0] + ("-spread" if "--spread-ms" in c[0] else "") for c in CASES],
+)
 def test_bench_prints_one_json_line(args: list[str], keys: set[str]) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     done = subprocess.run(
@@ -61,6 +79,7 @@ def test_bench_prints_one_json_line(args: list[str], keys: set[str]) -> None:
             figures["lost_acknowledged"],
             figures["duplicates"],
         ) == (5, 0, 0, 0)
+        assert figures["spread_ms"] == (300 if "--spread-ms" in args else 0)
     if args[0] == "fanout":
         assert figures["lost"] == 0
     if args[0] == "replay-encode":
@@ -70,6 +89,18 @@ def test_bench_prints_one_json_line(args: list[str], keys: set[str]) -> None:
             "low_light",
         ]
         assert all(c["ours_kbps"] > 0 and c["ours_vmaf"] > 0 for c in figures["clips"])
+
+
+def test_a_spread_needs_the_room_transport() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "livecart", "bench", "flash-sale", "--spread-ms", "100", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "--spread-ms needs --transport room" in done.stderr
 
 
 @pytest.mark.redis

@@ -32,6 +32,7 @@ def run_bench(args: argparse.Namespace) -> str:
                 redis_url=args.redis_url or "redis://127.0.0.1:6379/10",
                 processes=args.clients or 2,
                 servers=args.servers,
+                spread_ms=args.spread_ms,
             )
         )
     elif args.bench == "replay-encode":

@@ -58,6 +58,7 @@ class FlashSaleOptions:
     processes: int = 2  # load-generator processes
     connections: int = 32
     servers: int = 1  # server processes (more than one: the Redis gate only)
+    spread_ms: int = 0  # room transport: buyers press at random moments within this; 0: at once
 
 
 @contextmanager
@@ -206,6 +207,7 @@ class Fired:
     results: list[Any]
     elapsed: float  # the slowest load-generator process's, first send to last answer
     client_cpu_s: float  # CPU the load generators used meanwhile (all processes)
+    send_s: float  # the slowest load-generator process's, first send to last send
     server_cpu_s: float  # CPU the servers used from the go to the last report
 
 
@@ -225,13 +227,14 @@ async def _fire(
         assert proc.stdin is not None
         proc.stdin.write(f"go {sale_id}\n".encode())
         await proc.stdin.drain()
-    fired = Fired([], 0.0, 0.0, 0.0)
+    fired = Fired([], 0.0, 0.0, 0.0, 0.0)
     for proc in procs:
         assert proc.stdout is not None
         report = json.loads(await proc.stdout.readline())
         fired.results += report["results"]
         fired.elapsed = max(fired.elapsed, report["elapsed"])
         fired.client_cpu_s += report["cpu"]
+        fired.send_s = max(fired.send_s, report.get("sent", 0.0))
     # Read before the clients hang up (their disconnects are not the sale's work).
     fired.server_cpu_s = sum(cpu_seconds(s.pid) for s in servers) - server_cpu
     for proc in procs:
@@ -270,6 +273,8 @@ def _normalise(transport: str, results: list[Any]) -> list[tuple[bool, float, in
 
 def flash_sale(options: FlashSaleOptions) -> dict[str, Any]:
     o = options
+    if o.spread_ms and o.transport != "room":
+        raise SystemExit("error: --spread-ms needs --transport room")
     if o.servers > 1 and o.backend != "redis":
         raise SystemExit("error: more than one server process needs the Redis gate (--backend)")
     with tempfile.TemporaryDirectory(prefix="livecart-bench-") as tmp:
@@ -288,6 +293,8 @@ def flash_sale(options: FlashSaleOptions) -> dict[str, Any]:
             module, jobs = _jobs(
                 o.transport, servers, stage.show_id, tokens, o.processes, o.connections
             )
+            for job in jobs:
+                job["spread_ms"] = o.spread_ms
             figures = asyncio.run(_run_sale(o, servers, stage, module, jobs, database_url))
             figures["server_log_errors"] = sum(
                 s.log.read_text().count("Traceback") for s in servers
@@ -351,6 +358,8 @@ async def _run_sale(
         "database": "postgresql" if database_url.startswith("postgres") else "sqlite",
         "mode": o.mode,
         "transport": o.transport,
+        # 0: every buyer presses at once; else each at a random moment within this window.
+        "spread_ms": o.spread_ms,
         "buyers": o.buyers,
         "stock": o.stock,
         "client": client + spread,
@@ -359,6 +368,8 @@ async def _run_sale(
         # CPU seconds used during the sale: is the load generator or the server the limit?
         "server_cpu_s": round(fired.server_cpu_s, 2),
         "client_cpu_s": round(fired.client_cpu_s, 2),
+        # How long the load generators took to send every attempt (the burst's length).
+        "send_ms": round(fired.send_s * 1000, 1),
         "attempts": len(answers),
         "attempts_per_s": round(len(answers) / elapsed) if elapsed else None,
         "us_per_attempt": round(elapsed * 1e6 / len(answers), 1) if answers else None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import sys
 import time
 import uuid
@@ -26,6 +27,7 @@ from livecart.bench.viewers import raise_fd_limit
 # them exhausts the server's connection pool, so each process keeps a few in flight.
 HELLO_CONCURRENCY = 8
 HELLO_RETRIES = 5
+SEND_CHUNK = 64  # buys sent between two turns of the client's loop
 
 
 class Buyer(WSListener):
@@ -87,6 +89,30 @@ class Buyer(WSListener):
                 self.state["done"].set()
 
 
+async def send_all(buyers: list[Buyer], sale_id: int, *, spread_s: float) -> None:
+    """Every buyer presses buy once. With no spread, all at once, as fast as this process can
+    send; with a spread, each at a random moment within it (presses after a drop are spread by
+    how fast people react), so the server sees a rate of buyers / spread."""
+    if spread_s <= 0:
+        for n, buyer in enumerate(buyers, 1):
+            buyer.buy(sale_id)
+            if n % SEND_CHUNK == 0:
+                # Let the loop read the answers that have arrived: an answer read only after the
+                # last send would count this process's sending time against the server.
+                await asyncio.sleep(0)
+        return
+    rng = random.Random(len(buyers))
+    moments = sorted((rng.uniform(0, spread_s), i) for i in range(len(buyers)))
+    start = time.perf_counter()
+    for n, (moment, i) in enumerate(moments, 1):
+        wait = start + moment - time.perf_counter()
+        if wait > 0.001:
+            await asyncio.sleep(wait)
+        buyers[i].buy(sale_id)
+        if n % SEND_CHUNK == 0:
+            await asyncio.sleep(0)
+
+
 async def run(job: dict[str, Any]) -> None:
     state: dict[str, Any] = {
         "greeted": 0,
@@ -124,12 +150,12 @@ async def run(job: dict[str, Any]) -> None:
     line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     sale_id = int(line.split()[1])
     started, cpu_started = time.perf_counter(), time.process_time()
-    for buyer in buyers:
-        buyer.buy(sale_id)
+    await send_all(buyers, sale_id, spread_s=job.get("spread_ms", 0) / 1000)
+    sent = time.perf_counter() - started
     with contextlib.suppress(TimeoutError):  # the report counts what arrived
         await asyncio.wait_for(state["done"].wait(), timeout=job.get("answer_timeout", 300))
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    report = {"results": state["results"], "elapsed": elapsed, "cpu": cpu}
+    report = {"results": state["results"], "elapsed": elapsed, "cpu": cpu, "sent": sent}
     print(json.dumps(report), flush=True)
     for buyer in buyers:
         if buyer.transport is not None:
