@@ -260,13 +260,14 @@ class Hub:
         changed = payload != room.last_tick
         room.last_tick = payload
         frame = text_frame(payload)
+        yielded = False
         for n, peer in enumerate(list(room.peers), 1):
             if n % TICK_WRITES_PER_TURN == 0:
                 self._tick_busy += time.perf_counter() - started
-                await asyncio.sleep(0)  # let the loop turn: winners' commits are waiting
-                started = time.perf_counter()
-                if peer not in room.peers:
-                    continue
+                await asyncio.sleep(0)  # let the loop turn: winners' commits may be waiting
+                started, yielded = time.perf_counter(), True
+            if yielded and peer not in room.peers:
+                continue  # left while the loop turned
             if peer.lagging_since is not None:
                 if peer.buffered() <= LOW_WATER_BYTES:
                     peer.lagging_since = None

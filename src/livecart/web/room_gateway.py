@@ -179,6 +179,8 @@ class RoomGateway:
             self._unfreeze_gc()
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
         if self.server is not None:
             self.server.close()
         for conn in list(self.connections):
