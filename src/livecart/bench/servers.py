@@ -16,16 +16,29 @@ from pathlib import Path
 import httpx
 
 START_TIMEOUT_SECS = 30.0
+BIND_TRIES = 3
 
 
 class ServerFailed(RuntimeError):
     """The server exited or did not answer in time; the message carries its log."""
 
 
+class PortTaken(ServerFailed):
+    """The server exited because one of its ports was taken meanwhile."""
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports. All sockets stay open until every port is chosen: closing
+    one before asking for the next lets the kernel hand out the same port twice."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
 
 
 @dataclass(frozen=True)
@@ -48,8 +61,29 @@ class Server:
 def serve(
     database_url: str, data_dir: Path, *, log_level: str = "info", **env: str
 ) -> Iterator[Server]:
-    """`python -m livecart serve --no-demo` on free ports; stopped (SIGTERM) on exit."""
-    port, room_port, rtmp_port = free_port(), free_port(), free_port()
+    """`python -m livecart serve --no-demo` on free ports; stopped (SIGTERM) on exit.
+
+    Another process may take a chosen port before the server binds it; the start is then
+    tried again on new ports (up to BIND_TRIES times)."""
+    for attempt in range(1, BIND_TRIES + 1):
+        try:
+            started = _start(database_url, data_dir, log_level, env)
+        except PortTaken:
+            if attempt == BIND_TRIES:
+                raise
+            continue
+        break
+    proc, server = started
+    try:
+        yield server
+    finally:
+        _stop(proc)
+
+
+def _start(
+    database_url: str, data_dir: Path, log_level: str, env: dict[str, str]
+) -> tuple[subprocess.Popen[bytes], Server]:
+    port, room_port, rtmp_port = free_ports(3)
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / f"server-{port}.log"
     full_env = {
@@ -85,21 +119,29 @@ def serve(
     )
     try:
         _wait_until_up(proc, server)
-        yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    except ServerFailed:
+        _stop(proc)
+        raise
+    return proc, server
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _wait_until_up(proc: subprocess.Popen[bytes], server: Server) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECS
     while True:
         if proc.poll() is not None:
-            raise ServerFailed(f"the server exited early:\n{server.log.read_text()}")
+            log = server.log.read_text()
+            if "address already in use" in log:
+                raise PortTaken(log)
+            raise ServerFailed(f"the server exited early:\n{log}")
         with contextlib.suppress(httpx.HTTPError):  # not listening yet
             if httpx.get(server.base + "/openapi.json", timeout=1.0).status_code == 200:
                 return
