@@ -125,6 +125,7 @@ def settings(database_url: str, data_dir: Path) -> Settings:
 async def session_app(settings: Settings) -> AsyncIterator[FastAPI]:
     app = create_app(settings)
     yield app
+    await app.state.sale_gate.writer.close()  # the connections its commit slots keep
     await app.state.engine.dispose()
 
 

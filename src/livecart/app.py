@@ -80,8 +80,7 @@ def create_app(settings: Settings | None = None, *, ingest: bool = False) -> Fas
         redis_url=settings.redis_url,
         secret=settings.resolved_secret_key,
     )
-    app.state.sale_gate.writer.on_won = order_cart.orders_for_winners
-    app.state.sale_gate.writer.on_warm = order_cart.warm_orders_for_winners
+    app.state.sale_gate.writer.add_hook(order_cart.SALE_ORDERS)
     app.state.payment_provider = SandboxProvider(
         app.state.session_factory,
         site_secret=settings.resolved_secret_key,

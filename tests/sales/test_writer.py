@@ -131,7 +131,7 @@ async def test_warming_up_writes_nothing(
     client: httpx.AsyncClient, session_app: FastAPI, database_url: str
 ) -> None:
     writer, sale_id = await writer_and_sale(client, session_app, 5)
-    await writer.warm(sale_id)
+    await writer.warm()
     assert await counts(session_app, sale_id) == (0, 0, 0, 0, 0)
     (buyer,) = await new_buyers(session_app, database_url, 1)
     assert isinstance(await writer.write(claim_for(sale_id, buyer)), int)

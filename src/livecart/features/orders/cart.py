@@ -20,7 +20,7 @@ from livecart.features.catalog import service as catalog
 from livecart.features.catalog.models import Product, Variant
 from livecart.features.catalog.repository import CatalogRepository
 from livecart.features.orders.models import CartItem, Order, OrderItem
-from livecart.features.orders.repository import OrdersRepository
+from livecart.features.orders.repository import SALE_ORDERS_CTES_PG, OrdersRepository
 from livecart.features.orders.schemas import (
     MAX_QUANTITY,
     CartItemIn,
@@ -29,7 +29,7 @@ from livecart.features.orders.schemas import (
     CheckoutIn,
 )
 from livecart.features.sales.models import FlashSale
-from livecart.features.sales.writer import NewClaim
+from livecart.features.sales.writer import NewClaim, WonHook
 from livecart.features.shows.models import Show
 from livecart.kit.clock import utcnow
 from livecart.kit.money import Money
@@ -228,21 +228,13 @@ async def checkout(
     return orders, True
 
 
-async def warm_orders_for_winners(session: AsyncSession, sale_id: int) -> None:
-    """What `orders_for_winners` runs, with no rows (the sale's terms read, the insert prepared):
-    a warm-up before the sale opens, in a transaction the caller rolls back."""
-    await OrdersRepository(session).sale_terms(sale_id)
-    await OrdersRepository(session).insert_sale_orders([], [], prepare=True)
-
-
 async def orders_for_winners(
     session: AsyncSession, winners: Sequence[tuple[int, NewClaim]]
 ) -> None:
-    """The orders of a flash sale's winners, made in the transaction that saves their claims and
-    expiring with them. Their units are the sale's (taken from stock when it opened).
-
-    One statement for the whole batch on PostgreSQL (two on SQLite), not two flushes per
-    winner: every winner of the batch waits for this transaction before being told."""
+    """The orders of a flash sale's winners, made in the transaction that saves their claims
+    (SQLite) and expiring with them. Their units are the sale's (taken from stock when it
+    opened). Two statements for the whole batch, not two flushes per winner: every winner of
+    the batch waits for this transaction before being told."""
     if not winners:
         return
     repo = OrdersRepository(session)
@@ -286,3 +278,8 @@ async def orders_for_winners(
             }
         )
     await repo.insert_sale_orders(orders, items)
+
+
+# The sales writer writes every batch of winners with their orders: in its one PostgreSQL
+# statement, or in its SQLite transaction.
+SALE_ORDERS = WonHook(ctes_pg=SALE_ORDERS_CTES_PG, write=orders_for_winners)

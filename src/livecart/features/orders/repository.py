@@ -4,12 +4,11 @@ win."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, insert, select, text, update
+from sqlalchemy import Select, delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -28,39 +27,32 @@ from livecart.features.sales.models import FlashSale
 from livecart.features.shows.models import Show
 from livecart.kit.pagination import PageRequest
 
-SALE_ORDER_COLUMNS = (
-    "claim_id", "buyer_id", "merchant_id", "request_key", "show_id", "host_id", "source",
-    "sale_id", "currency", "total_minor", "status", "expires_at", "created_at", "updated_at",
-)  # fmt: skip
-SALE_ITEM_COLUMNS = ("product_id", "variant_id", "title", "options", "quantity", "unit_price_minor")
-INSERT_SALE_ORDERS_PG = text("""
-WITH input AS (
-  SELECT * FROM unnest(
-    CAST(:claim_id AS bigint[]), CAST(:buyer_id AS bigint[]), CAST(:merchant_id AS bigint[]),
-    CAST(:request_key AS text[]), CAST(:show_id AS bigint[]), CAST(:host_id AS bigint[]),
-    CAST(:source AS text[]), CAST(:sale_id AS bigint[]), CAST(:currency AS text[]),
-    CAST(:total_minor AS bigint[]), CAST(:status AS text[]), CAST(:expires_at AS timestamptz[]),
-    CAST(:created_at AS timestamptz[]), CAST(:updated_at AS timestamptz[]),
-    CAST(:item_product_id AS bigint[]), CAST(:item_variant_id AS bigint[]),
-    CAST(:item_title AS text[]), CAST(:item_options AS text[]), CAST(:item_quantity AS integer[]),
-    CAST(:item_unit_price_minor AS bigint[])
-  ) AS t(claim_id, buyer_id, merchant_id, request_key, show_id, host_id, source, sale_id,
-         currency, total_minor, status, expires_at, created_at, updated_at, product_id,
-         variant_id, title, options, quantity, unit_price_minor)
-), made AS (
+# The orders of a flash sale's winners, inside the winners' PostgreSQL statement (the sales
+# writer's `WonHook`): one order and one line per claim inserted, read from the CTE `claims`
+# and the sale's variant, product and show. Its rows commit with the claims or not at all.
+SALE_ORDERS_CTES_PG = """
+, sale_orders AS (
   INSERT INTO orders (claim_id, buyer_id, merchant_id, request_key, show_id, host_id, source,
                       sale_id, currency, total_minor, status, expires_at, created_at, updated_at)
-  SELECT claim_id, buyer_id, merchant_id, request_key, show_id, host_id, source, sale_id,
-         currency, total_minor, status, expires_at, created_at, updated_at
-  FROM input
+  SELECT c.id, c.buyer_id, p.merchant_id, 'sale:' || c.id, s.show_id, sh.host_id, 'live', s.id,
+         s.currency, c.unit_price_minor * c.quantity, 'awaiting_payment', c.expires_at,
+         c.created_at, c.created_at
+  FROM claims AS c
+  JOIN flash_sales AS s ON s.id = c.sale_id
+  JOIN variants AS v ON v.id = s.variant_id
+  JOIN products AS p ON p.id = v.product_id
+  LEFT JOIN shows AS sh ON sh.id = s.show_id
   RETURNING id, claim_id
-)
-INSERT INTO order_items (order_id, product_id, variant_id, title, options, quantity,
-                         unit_price_minor)
-SELECT made.id, i.product_id, i.variant_id, i.title, CAST(i.options AS json), i.quantity,
-       i.unit_price_minor
-FROM made JOIN input AS i USING (claim_id)
-""")
+), sale_order_items AS (
+  INSERT INTO order_items (order_id, product_id, variant_id, title, options, quantity,
+                           unit_price_minor)
+  SELECT o.id, p.id, v.id, p.title, v.options, c.quantity, c.unit_price_minor
+  FROM sale_orders AS o
+  JOIN claims AS c ON c.id = o.claim_id
+  JOIN flash_sales AS s ON s.id = c.sale_id
+  JOIN variants AS v ON v.id = s.variant_id
+  JOIN products AS p ON p.id = v.product_id
+)"""
 
 
 def latest_refunds(status: str) -> Select[int]:
@@ -136,21 +128,11 @@ class OrdersRepository:
         return row[0], row[1], row[2], row[3]
 
     async def insert_sale_orders(
-        self,
-        orders: Sequence[dict[str, Any]],
-        items: Sequence[dict[str, Any]],
-        *,
-        prepare: bool = False,
+        self, orders: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]]
     ) -> None:
         """Orders made from flash-sale claims, and their lines (each item names its order by
-        `claim_id`). PostgreSQL: one statement over arrays (SQLAlchemy's executemany spends
-        ~0.1 ms of Python per row, and 1,000 winners wait for it); SQLite: two statements.
-        `prepare`: with no orders, still run the statement (a warm-up)."""
-        postgres = self.session.bind is not None and self.session.bind.dialect.name == "postgresql"
-        if not orders and not (prepare and postgres):
-            return
-        if postgres:
-            await self._insert_sale_orders_pg(orders, items)
+        `claim_id`): SQLite's path, two statements (PostgreSQL's is SALE_ORDERS_CTES_PG)."""
+        if not orders:
             return
         result = await self.session.execute(
             insert(Order).returning(Order.id, Order.claim_id), list(orders)
@@ -160,19 +142,6 @@ class OrdersRepository:
             insert(OrderItem),
             [{**item, "order_id": order_ids[item["claim_id"]]} for item in items],
         )
-
-    async def _insert_sale_orders_pg(
-        self, orders: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]]
-    ) -> None:
-        line = {item["claim_id"]: item for item in items}
-        params: dict[str, Any] = {
-            column: [order[column] for order in orders] for column in SALE_ORDER_COLUMNS
-        }
-        for column in SALE_ITEM_COLUMNS:
-            value = [line[order["claim_id"]][column] for order in orders]
-            params["item_" + column] = value
-        params["item_options"] = [json.dumps(options) for options in params["item_options"]]
-        await self.session.execute(INSERT_SALE_ORDERS_PG, params)
 
     async def insert_order_once(self, **values: Any) -> bool:
         """Insert unless the buyer's request already made one (two workers, one claim)."""

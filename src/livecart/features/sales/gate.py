@@ -244,7 +244,7 @@ class SaleGate:
         """A new sale: its terms and counters are ready before the first attempt."""
         try:
             await self.arbiter.prime(await self.info(sale_id))
-            await self.writer.warm(sale_id)
+            await self.writer.warm()
         except Exception:
             log.exception("preparing sale %s failed; its first attempt will", sale_id)
 

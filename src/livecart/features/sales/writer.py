@@ -1,11 +1,12 @@
 """Winners become durable here, in small group commits, before anyone is told they won.
 
-`persist_winners` is the one place a winning claim is written: the claim rows and each buyer's
-`taken`, in the caller's transaction; the writer's `on_won` hook then makes each claim's order, and
-`count_taken` adds the units to the sale's `taken`, all in the same transaction. `WinnerWriter` is
-the boundary that calls them: while a batch commits, the next winners wait and then go together,
-so one transaction carries many winners without any fixed delay. On PostgreSQL two batches commit
-at once (its time per winner is mostly foreign-key checks, which use a core each).
+A batch of winners is written atomically: the claim rows, each buyer's `taken`, what the
+`WonHook` adds (the orders feature: each claim's order) and the sale's `taken`. On PostgreSQL
+that is one statement in autocommit (`persist_winners_pg`): one round trip. On SQLite it is one
+transaction: `persist_winners`, the hook's `write`, then `count_taken`. `WinnerWriter` is the
+boundary that runs them: while a batch commits, the next winners wait and then go together, so
+one commit carries many winners without any fixed delay. On PostgreSQL two batches commit at
+once (its time per winner is mostly foreign-key checks, which use a core each).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text, update
+from sqlalchemy import TextClause, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from livecart.db.uow import SessionFactory, UnitOfWork
+from livecart.db.held import HeldConnections
+from livecart.db.uow import SessionFactory, UnitOfWork, dialect_of
 from livecart.features.sales.models import FlashSale, SaleBuyer, SaleClaim
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 # come 512 per arbiter call, and two commits of up to 1,024 tell them sooner than four of 256.
 MAX_BATCH = 1024
 
+WARM_RUNS = 6  # see WinnerWriter.warm
 RequestKey = tuple[int, int, str]  # sale, buyer, idempotency key
 
 
@@ -50,12 +53,18 @@ class NewClaim:
         return self.sale_id, self.buyer_id, self.key
 
 
-# Called in the winners' transaction with each inserted claim's id: the orders feature makes the
-# orders there, so a claim never exists without its order.
-OnWon = Callable[[AsyncSession, Sequence[tuple[int, "NewClaim"]]], Awaitable[None]]
-# Called with a sale about to open, in a transaction that is rolled back: runs what `on_won`
-# will, with no rows, so that its statements are prepared before the first winner waits.
-OnWarm = Callable[[AsyncSession, int], Awaitable[None]]
+@dataclass(frozen=True, slots=True)
+class WonHook:
+    """What another feature writes atomically with the winners (the orders feature: each
+    claim's order), so that a claim never exists without it.
+
+    `ctes_pg`: CTEs added to the winners' PostgreSQL statement, each `, name AS (...)`; they
+    may read the CTE `claims` (id, sale_id, buyer_id, idempotency_key, quantity,
+    unit_price_minor, expires_at, created_at: the claims inserted). `write`: the same in the
+    winners' transaction on SQLite, given each inserted claim's id."""
+
+    ctes_pg: str
+    write: Callable[[AsyncSession, Sequence[tuple[int, NewClaim]]], Awaitable[None]]
 
 
 class ClaimRefused(Exception):
@@ -70,12 +79,17 @@ def _insert(session: AsyncSession) -> type[postgresql.Insert] | type[sqlite.Inse
     return postgresql.Insert if _dialect(session) == "postgresql" else sqlite.Insert
 
 
-# PostgreSQL: the claims and their buyers' `taken` in one statement, its rows passed as arrays
-# (SQLAlchemy's executemany spent ~200 ms of Python on 1,000 rows; arrays take about 1 ms). The
-# claims that were inserted (not stored before) add their units to each buyer's `taken`, whose
-# CHECK refuses the statement if the arbiter was wrong. Rows go in sorted, so two batches
-# committing at once take their row locks in the same order.
-PERSIST_PG = text("""
+# PostgreSQL: the whole write of a batch is ONE statement, run outside an explicit transaction
+# (a single statement is atomic): one round trip instead of BEGIN, four statements and COMMIT.
+# At an opening the event loop turns every few milliseconds and each round trip waits for a
+# turn, so the round trips, not the database, were most of a winner's wait (~25 ms for one).
+# Its rows come as arrays (SQLAlchemy's executemany spent ~200 ms of Python on 1,000 rows).
+# The claims that were inserted (not stored before) add their units to each buyer's `taken`,
+# then to the sale's (after the buyers: `WHERE (SELECT count(*) FROM buyers) >= 0` makes it
+# wait for them, so concurrent batches lock rows in one order: buyers sorted, then the sale).
+# Their CHECKs refuse the whole statement if the arbiter was wrong. `{won}` is the WonHook's
+# CTEs (the orders feature: each claim's order and its line), reading `claims`.
+PERSIST_PG = """
 WITH input AS (
   SELECT * FROM unnest(
     CAST(:sale_ids AS bigint[]), CAST(:buyer_ids AS bigint[]), CAST(:keys AS text[]),
@@ -90,7 +104,8 @@ WITH input AS (
          expires_at, created_at
   FROM input
   ON CONFLICT (sale_id, buyer_id, idempotency_key) DO NOTHING
-  RETURNING id, sale_id, buyer_id, idempotency_key, quantity
+  RETURNING id, sale_id, buyer_id, idempotency_key, quantity, unit_price_minor, expires_at,
+            created_at
 ), buyers AS (
   INSERT INTO sale_buyers (sale_id, buyer_id, taken, buyer_limit)
   SELECT c.sale_id, c.buyer_id, sum(c.quantity), max(i.buyer_limit)
@@ -98,15 +113,35 @@ WITH input AS (
   GROUP BY c.sale_id, c.buyer_id
   ORDER BY c.sale_id, c.buyer_id
   ON CONFLICT (sale_id, buyer_id) DO UPDATE SET taken = sale_buyers.taken + excluded.taken
+  RETURNING 1
+){won}, taken AS (
+  UPDATE flash_sales AS f SET taken = f.taken + per_sale.units
+  FROM (
+    SELECT sale_id, sum(quantity) AS units FROM claims
+    WHERE (SELECT count(*) FROM buyers) >= 0
+    GROUP BY sale_id
+  ) AS per_sale
+  WHERE f.id = per_sale.sale_id
 )
 SELECT id, sale_id, buyer_id, idempotency_key FROM claims
-""")
+"""
 
 
-async def _persist_pg(session: AsyncSession, claims: Sequence[NewClaim]) -> dict[RequestKey, int]:
+def persist_pg_statement(won_ctes: str = "") -> TextClause:
+    """The winners' statement with the hook's CTEs (each `, name AS (...)`)."""
+    return text(PERSIST_PG.replace("{won}", won_ctes))
+
+
+async def persist_winners_pg(
+    connection: AsyncConnection, statement: TextClause, claims: Sequence[NewClaim]
+) -> dict[RequestKey, int]:
+    """Write winning claims (and what the statement's hook adds) in one statement; in
+    autocommit it is committed when this returns. Returns the new claim id of each request
+    inserted (one stored before is skipped). Raises IntegrityError when a CHECK refuses: then
+    nothing of it was written."""
     claims = sorted(claims, key=lambda c: c.request)
-    rows = await session.execute(
-        PERSIST_PG,
+    rows = await connection.execute(
+        statement,
         {
             "sale_ids": [c.sale_id for c in claims],
             "buyer_ids": [c.buyer_id for c in claims],
@@ -122,19 +157,17 @@ async def _persist_pg(session: AsyncSession, claims: Sequence[NewClaim]) -> dict
 
 
 async def persist_winners(
-    session: AsyncSession, claims: Sequence[NewClaim], *, prepare: bool = False
+    session: AsyncSession, claims: Sequence[NewClaim]
 ) -> dict[RequestKey, int]:
-    """Write winning claims in the session's transaction (the caller commits). Returns the new
-    claim id of each request inserted; a request already stored (the same sale, buyer and key)
-    is skipped and absent from the result. Raises IntegrityError when a CHECK refuses the units
-    (over a buyer's limit); the caller rolls back.
+    """Write winning claims in the session's transaction (the caller commits): SQLite's path
+    (PostgreSQL's is `persist_winners_pg`). Returns the new claim id of each request inserted;
+    a request already stored (the same sale, buyer and key) is skipped and absent from the
+    result. Raises IntegrityError when a CHECK refuses the units (over a buyer's limit); the
+    caller rolls back.
 
-    The writer then calls its `on_won` hook (orders) and `count_taken` in this same
-    transaction. `prepare`: with no claims, still run the statement (a warm-up)."""
-    if not claims and not (prepare and _dialect(session) == "postgresql"):
+    The writer then calls its hook (orders) and `count_taken` in this same transaction."""
+    if not claims:
         return {}
-    if _dialect(session) == "postgresql":
-        return await _persist_pg(session, claims)
     insert = _insert(session)
     # One cached statement, executed with a list of rows: SQLAlchemy sends them as multi-row
     # INSERTs ("insertmanyvalues") without compiling a statement per batch size (a 256-row VALUES
@@ -207,13 +240,20 @@ class WinnerWriter:
         self._factory = factory
         self._max_batch = max_batch
         self._concurrency = concurrency
-        self.on_won: OnWon | None = None
-        self.on_warm: OnWarm | None = None
+        self._hook: WonHook | None = None
+        self._statement_pg = persist_pg_statement()
+        # PostgreSQL: each commit slot's connection, kept while sales go on (no pool pings).
+        self._held = HeldConnections(lambda: factory.kw["bind"])
         self._pending: list[tuple[NewClaim, asyncio.Future[int | None]]] = []
         self._commits: set[asyncio.Task[None]] = set()
         self._kick_soon = False
         self._idle = asyncio.Event()
         self._idle.set()
+
+    def add_hook(self, hook: WonHook) -> None:
+        """What is written with every batch of winners, atomically (one hook: the orders)."""
+        self._hook = hook
+        self._statement_pg = persist_pg_statement(hook.ctes_pg)
 
     async def idle(self) -> None:
         """Returns when nothing is waiting to be written or being written."""
@@ -274,32 +314,37 @@ class WinnerWriter:
             _settle(future, value=ids.get(claim.request))
 
     async def _persist(self, claims: list[NewClaim]) -> dict[RequestKey, int]:
+        if dialect_of(self._factory) == "postgresql":
+            return await self._held.run(
+                lambda connection: persist_winners_pg(connection, self._statement_pg, claims)
+            )
         async with UnitOfWork(self._factory) as uow:
             ids = await persist_winners(uow.session, claims)
-            if self.on_won is not None and ids:
-                await self.on_won(
+            if self._hook is not None and ids:
+                await self._hook.write(
                     uow.session, [(ids[c.request], c) for c in claims if c.request in ids]
                 )
             await count_taken(uow.session, claims, ids)
             return ids
 
-    async def warm(self, sale_id: int) -> None:
-        """Before a sale opens: each commit slot's connection runs the winners' statements with
-        no rows, so none is opened, prepared or planned while winners wait (cold, the first
-        commit took 36 ms for four winners; warm, 6 ms)."""
+    async def warm(self) -> None:
+        """Before a sale opens (PostgreSQL): each commit slot's connection runs the winners'
+        statement with no rows, WARM_RUNS times, so none is opened, prepared or planned while
+        winners wait: PostgreSQL plans a prepared statement anew for each of its first five
+        runs (~1–3 ms here for this one), then settles on one plan. Writes nothing."""
+        if dialect_of(self._factory) != "postgresql":
+            return
 
-        async def one() -> None:
-            async with self._factory() as session:
-                await persist_winners(session, [], prepare=True)
-                if self.on_warm is not None:
-                    await self.on_warm(session, sale_id)
-                await session.rollback()
+        async def runs(connection: AsyncConnection) -> None:
+            for _ in range(WARM_RUNS):
+                await persist_winners_pg(connection, self._statement_pg, [])
 
-        await asyncio.gather(*(one() for _ in range(self._concurrency)))
+        await asyncio.gather(*(self._held.run(runs) for _ in range(self._concurrency)))
 
     async def close(self) -> None:
         if self._commits:
             await asyncio.wait(list(self._commits), timeout=5)
+        await self._held.close()
 
 
 def _settle(
