@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Runs the whole suite twice: on SQLite (the embedded default) and on PostgreSQL.
-# PostgreSQL is started when it is installed but not running. With CI=true a missing service fails
-# the run instead of skipping its tests. Extra arguments go to pytest.
+# Runs the suite on SQLite (the embedded default: every test) and on PostgreSQL (the tests that use
+# the pass's database; tests/conftest.py picks them), both passes at once: most of a test's time
+# is waiting (servers, ffmpeg, browsers, sockets), and two cores serve both. Each pass has its
+# own Redis databases and its own log, printed when it ends. PostgreSQL is started when it is
+# installed but not running. With CI=true a missing service fails the run instead of skipping
+# its tests. Extra arguments go to pytest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${VENV:-.venv}/bin
@@ -24,25 +27,43 @@ ensure_postgres() {
   return 1
 }
 
-run_pass() {  # name, then pytest arguments
+run_pass() {  # name, then pytest arguments; output to test-artifacts/NAME.log
   local name=$1; shift
-  echo "== tests on $name =="
+  local log="test-artifacts/$name.log"
   LIVECART_TEST_DB=$name "$BIN/python" -m pytest -q -p no:cacheprovider \
-    --junitxml="test-artifacts/junit-$name.xml" "$@"
+    --junitxml="test-artifacts/junit-$name.xml" "$@" >"$log" 2>&1
   local rc=$?
-  if [ $rc -eq 5 ]; then echo "test: no tests collected on $name"; rc=0; fi
+  if [ $rc -eq 5 ]; then echo "test: no tests collected on $name" >>"$log"; rc=0; fi
   return $rc
 }
 
+show_pass() {  # name, exit status
+  echo "== tests on $1 (exit $2) =="
+  cat "test-artifacts/$1.log"
+}
+
 status=0
-run_pass sqlite "$@" || status=1
+echo "test: the SQLite and PostgreSQL passes run at once; each prints when it ends"
+run_pass sqlite "$@" &
+sqlite_pid=$!
 if ensure_postgres; then
-  run_pass postgres "$@" || status=1
+  # Its own Redis databases: the passes flush theirs.
+  LIVECART_TEST_REDIS_URL=redis://127.0.0.1:6379/7 \
+  LIVECART_TEST_WINDOW_REDIS_URL=redis://127.0.0.1:6379/6 \
+  LIVECART_TEST_RQ_REDIS_URL=redis://127.0.0.1:6379/5 \
+    run_pass postgres "$@"
+  pg_status=$?
+  show_pass postgres $pg_status
+  [ $pg_status -eq 0 ] || status=1
 elif [ "${CI:-}" = "true" ]; then
   status=1
 else
   echo "test: skipping the PostgreSQL pass (set CI=true to make this a failure)"
 fi
+wait $sqlite_pid
+sqlite_status=$?
+show_pass sqlite $sqlite_status
+[ $sqlite_status -eq 0 ] || status=1
 
 "$BIN/python" - <<'PY'
 import glob

@@ -36,6 +36,25 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PASSWORD = "correct horse battery"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL pass runs the tests that use the pass's database (`database_url`, through
+    the in-process app or directly) or are marked `postgres`. The rest — pure functions, video
+    encoding, storage, and the browser and media tests whose server processes get their own
+    database — do not depend on which database the pass is for: they run once, on the SQLite
+    pass (scripts/test.sh runs both passes)."""
+    if BACKEND != "postgres":
+        return
+    keep, drop = [], []
+    for item in items:
+        uses_db = "database_url" in getattr(item, "fixturenames", ())
+        in_process = item.get_closest_marker("browser") is None
+        marked = item.get_closest_marker("postgres") is not None
+        (keep if (uses_db and in_process) or marked else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def psql(sql: str) -> None:
     """Run one statement on the maintenance database (CREATE/DROP DATABASE need no driver)."""
     subprocess.run(
