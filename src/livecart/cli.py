@@ -507,6 +507,13 @@ def add_bench_commands(bench: argparse.ArgumentParser) -> None:
     )
     sale.add_argument("--clients", type=int, default=0, help="load-generator processes (2)")
     sale.add_argument(
+        "--client",
+        choices=["c", "python"],
+        default="c",
+        help="room transport's load generator: c (compiled here on first use, one process, "
+        "little CPU) or python (picows, --clients processes)",
+    )
+    sale.add_argument(
         "--servers",
         type=int,
         default=1,

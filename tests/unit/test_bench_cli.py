@@ -42,8 +42,14 @@ CASES = [
             "room",
             "--spread-ms",
             "300",
+            "--client",
+            "python",
         ],
         {"attempts_per_s", "winner_p99_ms", "won", "oversold", "spread_ms", "send_ms"},
+    ),
+    (
+        ["flash-sale", "--buyers", "40", "--stock", "5", "--transport", "room"],
+        {"attempts_per_s", "winner_p99_ms", "won", "oversold", "client", "client_cpu_s"},
     ),
     (
         ["replay-encode", "--quick"],
@@ -55,7 +61,10 @@ CASES = [
 @pytest.mark.parametrize(
     ("args", "keys"),
     CASES,
-    ids=[c[0][0] + ("-spread" if "--spread-ms" in c[0] else "") for c in CASES],
+    ids=[
+        c[0][0] + ("-spread-python" if "--spread-ms" in c[0] else "-room" if "room" in c[0] else "")
+        for c in CASES
+    ],
 )
 def test_bench_prints_one_json_line(args: list[str], keys: set[str]) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
@@ -80,6 +89,9 @@ def test_bench_prints_one_json_line(args: list[str], keys: set[str]) -> None:
             figures["duplicates"],
         ) == (5, 0, 0, 0)
         assert figures["spread_ms"] == (300 if "--spread-ms" in args else 0)
+        if "room" in args:  # the compiled load generator unless asked for the Python one
+            assert figures["client"].startswith("python" if "python" in args else "compiled C")
+            assert figures["outcomes"] == {"won": 5, "sold_out": 35}
     if args[0] == "fanout":
         assert figures["lost"] == 0
     if args[0] == "replay-encode":

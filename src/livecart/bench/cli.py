@@ -33,6 +33,7 @@ def run_bench(args: argparse.Namespace) -> str:
                 processes=args.clients or 2,
                 servers=args.servers,
                 spread_ms=args.spread_ms,
+                client=args.client,
             )
         )
     elif args.bench == "replay-encode":

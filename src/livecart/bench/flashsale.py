@@ -29,6 +29,7 @@ import httpx
 from sqlalchemy import insert, select
 
 from livecart.bench.ceiling import eval_ceiling
+from livecart.bench.compiled import NoCompiler, job_lines, wsbuyers
 from livecart.bench.fanout import percentile
 from livecart.bench.servers import Server, serve
 from livecart.bench.stage import PASSWORD, Stage, live_show
@@ -59,6 +60,7 @@ class FlashSaleOptions:
     connections: int = 32
     servers: int = 1  # server processes (more than one: the Redis gate only)
     spread_ms: int = 0  # room transport: buyers press at random moments within this; 0: at once
+    client: str = "c"  # room transport: c (wsbuyers.c, compiled here) | python (room_buyers.py)
 
 
 @contextmanager
@@ -179,19 +181,18 @@ async def check(database_url: str, sale_id: int, acknowledged: list[int]) -> dic
     }
 
 
-async def _start_clients(module: str, jobs: list[dict[str, Any]]) -> list[Process]:
+async def _start_clients(jobs: list[tuple[list[str], bytes]]) -> list[Process]:
+    """Each load-generator process (its command, its job on stdin) started, and ready."""
     procs = []
-    for job in jobs:
+    for command, job in jobs:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            module,
+            *command,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             limit=256 * 1024 * 1024,
         )
         assert proc.stdin is not None
-        proc.stdin.write(json.dumps(job).encode() + b"\n")
+        proc.stdin.write(job)
         await proc.stdin.drain()
         procs.append(proc)
     for proc in procs:
@@ -243,25 +244,56 @@ async def _fire(
 
 
 def _jobs(
-    transport: str,
-    servers: list[Server],
-    show_id: int,
-    tokens: list[str],
-    processes: int,
-    conns: int,
-) -> tuple[str, list[dict[str, Any]]]:
-    """Each load-generator process spreads its buyers (room) or connections (HTTP) over every
-    server process, round robin."""
-    if transport == "room":
+    o: FlashSaleOptions, servers: list[Server], show_id: int, tokens: list[str]
+) -> list[tuple[list[str], bytes]]:
+    """Each load-generator process's command and job. Room buyers, and HTTP connections, are
+    spread over every server process, round robin; the compiled room client is one process."""
+    if o.transport == "room":
         urls = [f"{s.room_base}/rooms/{show_id}" for s in servers]
-        return "livecart.bench.room_buyers", [
-            {"urls": urls, "tokens": tokens[i::processes]} for i in range(processes)
+        if o.client == "c":
+            return [([str(wsbuyers())], job_lines(urls, tokens, o.spread_ms))]
+        return [
+            (
+                [sys.executable, "-m", "livecart.bench.room_buyers"],
+                _json_line(
+                    {"urls": urls, "tokens": tokens[i :: o.processes], "spread_ms": o.spread_ms}
+                ),
+            )
+            for i in range(o.processes)
         ]
     targets = [(urlparse(s.base).hostname, urlparse(s.base).port) for s in servers]
-    return "livecart.bench.buyers", [
-        {"targets": targets, "tokens": tokens[i::processes], "connections": conns}
-        for i in range(processes)
+    return [
+        (
+            [sys.executable, "-m", "livecart.bench.buyers"],
+            _json_line(
+                {
+                    "targets": targets,
+                    "tokens": tokens[i :: o.processes],
+                    "connections": o.connections,
+                }
+            ),
+        )
+        for i in range(o.processes)
     ]
+
+
+def _json_line(job: dict[str, Any]) -> bytes:
+    return json.dumps(job).encode() + b"\n"
+
+
+def _client(o: FlashSaleOptions) -> str:
+    """What the load generator was, for the output."""
+    if o.transport == "http":
+        return f"python asyncio, {o.processes} processes x {o.connections} keep-alive connections"
+    if o.client == "c":
+        return (
+            "compiled C (epoll, wsbuyers.c), 1 process, one open room connection per buyer "
+            "(connect and hello not timed)"
+        )
+    return (
+        f"python picows, {o.processes} processes, one open room connection per buyer "
+        "(connect and hello not timed)"
+    )
 
 
 def _normalise(transport: str, results: list[Any]) -> list[tuple[bool, float, int | None, str]]:
@@ -277,6 +309,11 @@ def flash_sale(options: FlashSaleOptions) -> dict[str, Any]:
         raise SystemExit("error: --spread-ms needs --transport room")
     if o.servers > 1 and o.backend != "redis":
         raise SystemExit("error: more than one server process needs the Redis gate (--backend)")
+    if o.transport == "room" and o.client == "c":
+        try:
+            wsbuyers()  # built now, before any server starts, or a clear error
+        except NoCompiler as exc:
+            raise SystemExit(f"error: {exc}") from None
     with tempfile.TemporaryDirectory(prefix="livecart-bench-") as tmp:
         data = Path(tmp)
         with _database(o, data) as database_url, contextlib.ExitStack() as stack:
@@ -290,12 +327,8 @@ def flash_sale(options: FlashSaleOptions) -> dict[str, Any]:
             ]
             stage = live_show(servers[0].base, stock=max(o.stock, 1000))
             tokens = asyncio.run(make_buyers(database_url, o.buyers))
-            module, jobs = _jobs(
-                o.transport, servers, stage.show_id, tokens, o.processes, o.connections
-            )
-            for job in jobs:
-                job["spread_ms"] = o.spread_ms
-            figures = asyncio.run(_run_sale(o, servers, stage, module, jobs, database_url))
+            jobs = _jobs(o, servers, stage.show_id, tokens)
+            figures = asyncio.run(_run_sale(o, servers, stage, jobs, database_url))
             figures["server_log_errors"] = sum(
                 s.log.read_text().count("Traceback") for s in servers
             )
@@ -309,11 +342,10 @@ async def _run_sale(
     o: FlashSaleOptions,
     servers: list[Server],
     stage: Stage,
-    module: str,
-    jobs: list[dict[str, Any]],
+    jobs: list[tuple[list[str], bytes]],
     database_url: str,
 ) -> dict[str, Any]:
-    procs = await _start_clients(module, jobs)  # connected (and greeted) before the sale
+    procs = await _start_clients(jobs)  # connected (and greeted) before the sale
     async with httpx.AsyncClient(base_url=servers[0].base, timeout=30) as http:
         body: dict[str, Any] = {
             "variant_id": stage.variant_id,
@@ -346,12 +378,7 @@ async def _run_sale(
     outcomes: dict[str, int] = {}
     for _, _, _, outcome in answers:
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
-    client = (
-        f"python picows, {o.processes} processes, one open room connection per buyer "
-        "(connect and hello not timed)"
-        if o.transport == "room"
-        else f"python asyncio, {o.processes} processes x {o.connections} keep-alive connections"
-    )
+    client = _client(o)
     spread = "" if o.servers == 1 else ", buyers spread round robin over the server processes"
     return {
         "backend": o.backend,
@@ -364,7 +391,7 @@ async def _run_sale(
         "stock": o.stock,
         "client": client + spread,
         "server_processes": o.servers,
-        "client_processes": o.processes,
+        "client_processes": len(jobs),
         # CPU seconds used during the sale: is the load generator or the server the limit?
         "server_cpu_s": round(fired.server_cpu_s, 2),
         "client_cpu_s": round(fired.client_cpu_s, 2),
