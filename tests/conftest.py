@@ -41,15 +41,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     the in-process app or directly) or are marked `postgres`. The rest — pure functions, video
     encoding, storage, and the browser and media tests whose server processes get their own
     database — do not depend on which database the pass is for: they run once, on the SQLite
-    pass (scripts/test.sh runs both passes)."""
-    if BACKEND != "postgres":
-        return
+    pass, except those of tests/unit when both passes run (scripts/test.sh sets
+    LIVECART_TEST_PASSES=both): those go to the PostgreSQL pass, which has less to do."""
+    both = os.environ.get("LIVECART_TEST_PASSES") == "both"
     keep, drop = [], []
     for item in items:
         uses_db = "database_url" in getattr(item, "fixturenames", ())
         in_process = item.get_closest_marker("browser") is None
         marked = item.get_closest_marker("postgres") is not None
-        (keep if (uses_db and in_process) or marked else drop).append(item)
+        on_pg = (uses_db and in_process) or marked
+        handed_over = both and not on_pg and item.path.parent.name == "unit"
+        if BACKEND == "postgres":
+            (keep if on_pg or handed_over else drop).append(item)
+        else:
+            (drop if handed_over else keep).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
