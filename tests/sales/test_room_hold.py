@@ -86,14 +86,14 @@ async def test_reads_resume_after_the_longest_hold(
     holds = count_holds(monkeypatch)
     writer = session_app.state.sale_gate.writer
     entered, release = asyncio.Event(), asyncio.Event()
-    write = writer.write
+    persist = writer._persist
 
-    async def slow_write(claim: Any) -> int | None:
+    async def slow_persist(claims: Any) -> Any:
         entered.set()
         await release.wait()
-        return await write(claim)
+        return await persist(claims)
 
-    monkeypatch.setattr(writer, "write", slow_write)
+    monkeypatch.setattr(writer, "_persist", slow_persist)
     show = await live_show(client)
     sale = await open_sale(client, show, units=1, per_buyer_limit=1)
     winner, other = await buyers_in_room(client, rooms, show.id, 2)

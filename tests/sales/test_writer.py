@@ -158,3 +158,40 @@ async def test_waiting_winners_are_shared_by_the_free_slots(concurrency: int) ->
     # All ten waited together: one batch per slot, shared evenly.
     assert len(sizes) == concurrency and sum(sizes) == 10
     assert max(sizes) - min(sizes) <= 1
+
+
+async def test_submit_tells_each_claim_from_the_commit() -> None:
+    """No database: `submit`'s callbacks get (id, None) for an inserted claim and (None, None)
+    for one stored before, from the commit itself; one callback that raises does not keep the
+    others from being told."""
+    writer = WinnerWriter(None)  # type: ignore[arg-type]
+    claims = [claim_for(1, b) for b in range(4)]
+
+    async def persist(batch: list[NewClaim]) -> dict[tuple[int, int, str], int]:
+        return {c.request: 100 + i for i, c in enumerate(batch) if c.buyer_id != 2}
+
+    writer._persist = persist  # type: ignore[method-assign]
+    told: dict[int, tuple[int | None, BaseException | None]] = {}
+
+    def written(buyer: int, claim_id: int | None, exc: BaseException | None) -> None:
+        told[buyer] = (claim_id, exc)
+        if buyer == 0:
+            raise RuntimeError("a broken answer")
+
+    for c in claims:
+        writer.submit(c, lambda i, e, b=c.buyer_id: written(b, i, e))
+    await writer.idle()
+    assert told == {0: (100, None), 1: (101, None), 2: (None, None), 3: (103, None)}
+
+
+async def test_submit_tells_the_database_error() -> None:
+    writer = WinnerWriter(None)  # type: ignore[arg-type]
+
+    async def persist(batch: list[NewClaim]) -> dict[tuple[int, int, str], int]:
+        raise OSError("the database went away")
+
+    writer._persist = persist  # type: ignore[method-assign]
+    told: list[tuple[int | None, BaseException | None]] = []
+    writer.submit(claim_for(1, 1), lambda i, e: told.append((i, e)))
+    await writer.idle()
+    assert len(told) == 1 and told[0][0] is None and isinstance(told[0][1], OSError)

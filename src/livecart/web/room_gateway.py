@@ -33,8 +33,7 @@ from livecart.features.accounts.repository import AccountsRepository
 from livecart.features.rooms import service as rooms
 from livecart.features.rooms.repository import RoomsRepository
 from livecart.features.rooms.snapshot import build_snapshot
-from livecart.features.sales.arbiter import Reservation, SaleInfo
-from livecart.features.sales.gate import SaleGate
+from livecart.features.sales.gate import Purchase, SaleGate
 from livecart.realtime import events as ev
 from livecart.realtime.frames import text_frame
 from livecart.realtime.hub import Hub, Room
@@ -311,87 +310,28 @@ class RoomGateway:
                 else _buy_refused(buy, "sales_unavailable", "Sales are not served here."),
             )
             return
-        decided = self.sale_gate.decide_now(
-            conn.user_id, buy.sale_id, buy.key, quantity=buy.quantity, show_id=conn.show_id
+        taken = self.sale_gate.buy_soon(
+            conn.user_id,
+            buy.sale_id,
+            buy.key,
+            quantity=buy.quantity,
+            show_id=conn.show_id,
+            answer=partial(self._bought, conn, buy),
         )
-        if isinstance(decided, AppError):  # answered here, no task: most attempts at a big sale
-            self._reply_buy(conn, _buy_refused(buy, decided.code, decided.message, decided.data))
-            return
-        if decided is None:
-            self._buy_task(conn, conn.user_id, buy, None)
-            return
-        sale, answer = decided
-        if isinstance(answer, Reservation):  # granted in memory: a task writes it
-            self._buy_task(conn, conn.user_id, buy, (sale, answer))
-        else:  # decided with the next batch (Redis): a callback answers, no task per attempt
-            answer.add_done_callback(partial(self._decided, conn, conn.user_id, buy, sale))
+        if not taken:  # the gate needs a task and awaits: a sale not cached yet, a repeat…
+            task = asyncio.get_running_loop().create_task(
+                self._buy_through_gate(conn, conn.user_id, buy, self.sale_gate)
+            )
+            self._buying.add(task)
+            task.add_done_callback(self._buying.discard)
 
-    def _buy_task(
-        self,
-        conn: RoomConnection,
-        user_id: int,
-        buy: ev.Buy,
-        decided: tuple[SaleInfo, Reservation] | None,
-    ) -> None:
-        assert self.sale_gate is not None
-        task = asyncio.get_running_loop().create_task(
-            self._buy_through_gate(conn, user_id, buy, self.sale_gate, decided)
-        )
-        self._buying.add(task)
-        task.add_done_callback(self._buying.discard)
-
-    def _decided(
-        self,
-        conn: RoomConnection,
-        user_id: int,
-        buy: ev.Buy,
-        sale: SaleInfo,
-        later: asyncio.Future[Reservation],
-    ) -> None:
-        """The arbiter's batch decided this attempt: a refusal is sent from here; a grant (or a
-        repeat) becomes a task that writes it and answers once it is committed."""
-        if later.cancelled():  # the process is stopping: no answer, but no longer waiting
-            self._unanswered -= 1
+    def _bought(self, conn: RoomConnection, buy: ev.Buy, bought: Purchase | BaseException) -> None:
+        """The attempt's answer, from the gate: `buy_result`."""
+        if isinstance(bought, AppError):
+            self._reply_buy(conn, _buy_refused(buy, bought.code, bought.message, bought.data))
             return
-        error = later.exception()
-        if error is not None:
-            if isinstance(error, AppError):
-                self._reply_buy(conn, _buy_refused(buy, error.code, error.message, error.data))
-            else:
-                log.error("room %s: buy failed", conn.show_id, exc_info=error)
-                self._reply_buy(conn, _buy_refused(buy, "internal_error", "Something went wrong."))
-            return
-        decided = later.result()
-        refused = SaleGate.refusal(sale, decided)
-        if refused is not None:
-            self._reply_buy(conn, _buy_refused(buy, refused.code, refused.message, refused.data))
-            return
-        self._buy_task(conn, user_id, buy, (sale, decided))
-
-    async def _buy_through_gate(
-        self,
-        conn: RoomConnection,
-        user_id: int,
-        buy: ev.Buy,
-        gate: SaleGate,
-        decided: tuple[SaleInfo, Reservation] | None,
-    ) -> None:
-        try:
-            if decided is not None:  # granted in the frame handler: write it
-                sale, granted = decided
-                bought = await gate.finish(sale, user_id, buy.key, buy.quantity, granted)
-            else:
-                bought = await gate.purchase(
-                    user_id, buy.sale_id, quantity=buy.quantity, key=buy.key, show_id=conn.show_id
-                )
-        except asyncio.CancelledError:
-            self._unanswered -= 1
-            raise
-        except AppError as exc:
-            self._reply_buy(conn, _buy_refused(buy, exc.code, exc.message, exc.data))
-            return
-        except Exception:
-            log.exception("room %s: buy failed", conn.show_id)
+        if isinstance(bought, BaseException):
+            log.error("room %s: buy failed", conn.show_id, exc_info=bought)
             self._reply_buy(conn, _buy_refused(buy, "internal_error", "Something went wrong."))
             return
         if bought.created:
@@ -406,6 +346,21 @@ class RoomGateway:
                 "claim": bought.claim.model_dump(mode="json"),
             },
         )
+
+    async def _buy_through_gate(
+        self, conn: RoomConnection, user_id: int, buy: ev.Buy, gate: SaleGate
+    ) -> None:
+        try:
+            bought = await gate.purchase(
+                user_id, buy.sale_id, quantity=buy.quantity, key=buy.key, show_id=conn.show_id
+            )
+        except asyncio.CancelledError:
+            self._unanswered -= 1
+            raise
+        except Exception as exc:
+            self._bought(conn, buy, exc)
+            return
+        self._bought(conn, buy, bought)
 
     async def _work(self, conn: RoomConnection) -> None:
         try:

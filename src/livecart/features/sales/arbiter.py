@@ -69,6 +69,8 @@ class Reservation:
 
 
 LedgerReader = Callable[[int], Awaitable[Ledger]]
+# Told an attempt's decision (or the error that kept it from one), by the batch that decided it.
+Decided = Callable[[Reservation | BaseException], None]
 
 
 class Arbiter(Protocol):
@@ -93,10 +95,11 @@ class Arbiter(Protocol):
         ...
 
     def reserve_soon(
-        self, sale: SaleInfo, buyer_id: int, key: str, quantity: int
-    ) -> asyncio.Future[Reservation] | None:
-        """`reserve` as a future, without a task per attempt (the caller adds a callback);
-        None when `reserve_now` decides in memory or the arbiter cannot."""
+        self, sale: SaleInfo, buyer_id: int, key: str, quantity: int, decided: Decided
+    ) -> bool:
+        """`reserve` without a task, a future or an await: the attempt joins the next batch,
+        which calls `decided` itself. False (and `decided` is never called) when
+        `reserve_now` decides in memory."""
         ...
 
     async def prime(self, sale: SaleInfo) -> None:
@@ -177,9 +180,9 @@ class EmbeddedArbiter:
         return None if ledger is None else self._decide(ledger, sale, buyer_id, key, quantity)
 
     def reserve_soon(
-        self, sale: SaleInfo, buyer_id: int, key: str, quantity: int
-    ) -> asyncio.Future[Reservation] | None:
-        return None  # `reserve_now` decides, once the ledger is loaded
+        self, sale: SaleInfo, buyer_id: int, key: str, quantity: int, decided: Decided
+    ) -> bool:
+        return False  # `reserve_now` decides, once the ledger is loaded
 
     async def prime(self, sale: SaleInfo) -> None:
         await self._ledger(sale)

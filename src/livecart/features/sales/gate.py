@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
 from livecart.db.uow import SessionFactory, UnitOfWork, dialect_of
 from livecart.errors import AppError, NotFound
@@ -80,6 +82,11 @@ def claim_out(claim: SaleClaim, currency: str) -> ClaimOut:
     )
 
 
+# Told how an attempt taken by `SaleGate.buy_soon` ended: the Purchase, or the error (an
+# AppError for an expected refusal).
+Answer = Callable[["Purchase | BaseException"], None]
+
+
 class SaleGate:
     def __init__(
         self,
@@ -99,6 +106,7 @@ class SaleGate:
         self._info_loads: dict[int, asyncio.Task[SaleInfo]] = {}
         self._windows: dict[int, FairWindow | SharedFairWindow] = {}
         self._repairs: dict[int, asyncio.Task[None]] = {}
+        self._answering: set[asyncio.Task[Purchase]] = set()
 
     @property
     def backend(self) -> str:
@@ -181,38 +189,86 @@ class SaleGate:
             decided = await self.arbiter.reserve(sale, buyer_id, key, quantity)
         return await self._answer(sale, buyer_id, key, quantity, decided, now=now)
 
-    def decide_now(
-        self, buyer_id: int, sale_id: int, key: str, *, quantity: int, show_id: int
-    ) -> AppError | tuple[SaleInfo, Reservation | asyncio.Future[Reservation]] | None:
-        """The decision if it can be made at once, without a task, an await or any I/O: a
-        refusal to send, or a granted reservation for `finish` to write. Or the decision to
-        come (Redis: the attempt is queued for the next script call), a future for the caller
-        to answer from (`refusal`, else `finish`). None: use `purchase`.
-        (At a big sale almost every attempt loses; this keeps a loss to a few microseconds.)"""
+    def buy_soon(
+        self,
+        buyer_id: int,
+        sale_id: int,
+        key: str,
+        *,
+        quantity: int,
+        show_id: int,
+        answer: Answer,
+    ) -> bool:
+        """`purchase` without a task or an await, for an attempt from this show's room: True
+        when the gate takes it, and then calls `answer` once, with the Purchase or the error
+        `purchase` would raise — at once for a refusal it can make from memory, else from the
+        arbiter's batch or the writer's commit that settles it. False: nothing was done; use
+        `purchase` (a sale not cached yet, a repeat, an attempt outside the open window, a
+        fair window's attempt). At a big sale almost every attempt loses: this keeps a loss
+        to a few microseconds, and a winner to the turns of the event loop its I/O needs."""
         sale = self._infos.get(sale_id)
         if sale is None or sale.show_id != show_id:
-            return None
+            return False
         quick = self.arbiter.peek(sale, buyer_id, key)
         if quick is not None:
-            return sold_out(quick.left) if quick.outcome is Outcome.SOLD_OUT else None
+            if quick.outcome is not Outcome.SOLD_OUT:
+                return False
+            answer(sold_out(quick.left))
+            return True
         now = utcnow()
         if sale.mode == "fair_window" and now < sale.window_ends:
-            return None
+            return False
         try:
             rules.check_attempt(sale.terms, quantity=quantity, now=now)
         except rules.SaleRefusal:
-            return None  # a repeat of a winning request may still be answered: the slow path
+            return False  # a repeat of a winning request may still be answered: the slow path
+        then = partial(self._decided, sale, buyer_id, key, quantity, answer)
         decided = self.arbiter.reserve_now(sale, buyer_id, key, quantity)
         if decided is None:
-            later = self.arbiter.reserve_soon(sale, buyer_id, key, quantity)
-            return None if later is None else (sale, later)
+            return self.arbiter.reserve_soon(sale, buyer_id, key, quantity, then)
         if decided.outcome is Outcome.REPEAT:
-            return None
-        if decided.outcome is Outcome.SOLD_OUT:
-            return sold_out(decided.left)
-        if decided.outcome is Outcome.LIMIT:
-            return over_limit(sale)
-        return sale, decided
+            return False
+        then(decided)
+        return True
+
+    def _decided(
+        self,
+        sale: SaleInfo,
+        buyer_id: int,
+        key: str,
+        quantity: int,
+        answer: Answer,
+        decided: Reservation | BaseException,
+    ) -> None:
+        if isinstance(decided, BaseException):
+            answer(decided)
+        elif (refused := refusal(sale, decided)) is not None:
+            answer(refused)
+        elif decided.outcome is Outcome.REPEAT:
+            self._later(self._repeat(sale, buyer_id, key, quantity, decided.quantity), answer)
+        else:
+            claim = new_claim(sale, buyer_id, key, quantity, utcnow())
+            self.writer.submit(claim, partial(self._written, sale, claim, decided.left, answer))
+
+    def _written(
+        self,
+        sale: SaleInfo,
+        claim: NewClaim,
+        left: int,
+        answer: Answer,
+        claim_id: int | None,
+        exc: BaseException | None,
+    ) -> None:
+        if exc is None and claim_id is not None:
+            answer(won(sale, claim, claim_id, left))
+        else:
+            self._later(self._unwritten(sale, claim, exc), answer)
+
+    def _later(self, work: Coroutine[Any, Any, Purchase], answer: Answer) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._answering.add(task)
+        task.add_done_callback(self._answering.discard)
+        task.add_done_callback(partial(_answer_from, answer))
 
     def first_come_may_win(self, sale_id: int, buyer_id: int | None) -> bool:
         """True for an attempt at a first_come sale this process knows, unless it already knows
@@ -223,22 +279,6 @@ class SaleGate:
             return False
         quick = self.arbiter.peek(sale, buyer_id, "")
         return quick is None or quick.outcome is not Outcome.SOLD_OUT
-
-    async def finish(
-        self, sale: SaleInfo, buyer_id: int, key: str, quantity: int, decided: Reservation
-    ) -> Purchase:
-        """Write a reservation granted by `decide_now` and answer as `purchase` would."""
-        return await self._answer(sale, buyer_id, key, quantity, decided)
-
-    @staticmethod
-    def refusal(sale: SaleInfo, decided: Reservation) -> AppError | None:
-        """The refusal `purchase` would raise for this decision; None when it needs `finish`
-        (a grant to write, or a repeat to look up)."""
-        if decided.outcome is Outcome.SOLD_OUT:
-            return sold_out(decided.left)
-        if decided.outcome is Outcome.LIMIT:
-            return over_limit(sale)
-        return None
 
     async def prime(self, sale_id: int) -> None:
         """A new sale: its terms and counters are ready before the first attempt."""
@@ -270,54 +310,44 @@ class SaleGate:
         *,
         now: datetime | None = None,
     ) -> Purchase:
+        refused = refusal(sale, decided)
+        if refused is not None:
+            raise refused
         if decided.outcome is Outcome.REPEAT:
             return await self._repeat(sale, buyer_id, key, quantity, decided.quantity)
-        if decided.outcome is Outcome.SOLD_OUT:
-            raise sold_out(decided.left)
-        if decided.outcome is Outcome.LIMIT:
-            raise over_limit(sale)
-        now = now or utcnow()
-        claim = NewClaim(
-            sale_id=sale.id,
-            buyer_id=buyer_id,
-            key=key,
-            quantity=quantity,
-            unit_price_minor=sale.price_minor,
-            buyer_limit=sale.per_buyer_limit,
-            expires_at=now + timedelta(seconds=sale.payment_window_secs),
-            created_at=now,
-        )
+        claim = new_claim(sale, buyer_id, key, quantity, now or utcnow())
         try:
             claim_id = await self.writer.write(claim)
-        except ClaimRefused:
-            # The database's CHECKs say the arbiter was wrong: undo, repair, and say so.
-            await self.arbiter.release(sale, buyer_id, quantity, key=key)
-            self.repair_soon(sale)
-            raise sold_out(0) from None
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            # Written or not, we cannot tell: the counters are rebuilt from the database.
+            return await self._unwritten(sale, claim, exc)
+        if claim_id is None:
+            return await self._unwritten(sale, claim, None)
+        return won(sale, claim, claim_id, decided.left)
+
+    async def _unwritten(
+        self, sale: SaleInfo, claim: NewClaim, exc: BaseException | None
+    ) -> Purchase:
+        """A granted claim the writer did not store as new: stored before (`exc` None), refused
+        by the database, or not known to be written."""
+        if exc is None:  # stored before: the arbiter had forgotten it (a Redis restart)
+            await self.arbiter.release(sale, claim.buyer_id, claim.quantity, key=None)
+            return await self._repeat(
+                sale, claim.buyer_id, claim.key, claim.quantity, claim.quantity
+            )
+        if isinstance(exc, ClaimRefused):
+            # The database's CHECKs say the arbiter was wrong: undo, repair, and say so.
+            await self.arbiter.release(sale, claim.buyer_id, claim.quantity, key=claim.key)
             self.repair_soon(sale)
-            raise AppError(
-                "purchase_unconfirmed",
-                "We could not confirm this purchase; send it again with the same key.",
-                status=503,
-            ) from exc
-        if claim_id is None:  # stored before: the arbiter had forgotten it (a Redis restart)
-            await self.arbiter.release(sale, buyer_id, quantity, key=None)
-            return await self._repeat(sale, buyer_id, key, quantity, quantity)
-        out = ClaimOut(
-            id=claim_id,
-            sale_id=sale.id,
-            quantity=quantity,
-            unit_price=Money.from_minor(sale.price_minor, sale.currency).amount,
-            total=Money.from_minor(sale.price_minor * quantity, sale.currency).amount,
-            currency=sale.currency,
-            status="awaiting_payment",
-            expires_at=claim.expires_at,
-        )
-        return Purchase(out, True, decided.left, sale.show_id)
+            raise sold_out(0) from None
+        # Written or not, we cannot tell: the counters are rebuilt from the database.
+        self.repair_soon(sale)
+        raise AppError(
+            "purchase_unconfirmed",
+            "We could not confirm this purchase; send it again with the same key.",
+            status=503,
+        ) from exc
 
     async def _repeat(
         self, sale: SaleInfo, buyer_id: int, key: str, quantity: int, earlier: int
@@ -381,6 +411,49 @@ def make_gate(factory: SessionFactory, *, backend: str, redis_url: str, secret: 
     from livecart.features.sales.redis_arbiter import RedisArbiter
 
     return SaleGate(factory, lambda read: RedisArbiter(redis_url, read), secret=secret)
+
+
+def new_claim(sale: SaleInfo, buyer_id: int, key: str, quantity: int, now: datetime) -> NewClaim:
+    return NewClaim(
+        sale_id=sale.id,
+        buyer_id=buyer_id,
+        key=key,
+        quantity=quantity,
+        unit_price_minor=sale.price_minor,
+        buyer_limit=sale.per_buyer_limit,
+        expires_at=now + timedelta(seconds=sale.payment_window_secs),
+        created_at=now,
+    )
+
+
+def won(sale: SaleInfo, claim: NewClaim, claim_id: int, left: int) -> Purchase:
+    out = ClaimOut(
+        id=claim_id,
+        sale_id=sale.id,
+        quantity=claim.quantity,
+        unit_price=Money.from_minor(sale.price_minor, sale.currency).amount,
+        total=Money.from_minor(sale.price_minor * claim.quantity, sale.currency).amount,
+        currency=sale.currency,
+        status="awaiting_payment",
+        expires_at=claim.expires_at,
+    )
+    return Purchase(out, True, left, sale.show_id)
+
+
+def _answer_from(answer: Answer, task: asyncio.Task[Purchase]) -> None:
+    if task.cancelled():  # the process is stopping: no answer
+        return
+    error = task.exception()
+    answer(task.result() if error is None else error)
+
+
+def refusal(sale: SaleInfo, decided: Reservation) -> AppError | None:
+    """The error a refused decision is answered with; None for a grant or a repeat."""
+    if decided.outcome is Outcome.SOLD_OUT:
+        return sold_out(decided.left)
+    if decided.outcome is Outcome.LIMIT:
+        return over_limit(sale)
+    return None
 
 
 def over_limit(sale: SaleInfo) -> AppError:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from functools import partial
 from typing import Any
 
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -27,6 +28,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from livecart.errors import AppError
 from livecart.features.sales.arbiter import (
+    Decided,
     Ledger,
     LedgerReader,
     Outcome,
@@ -110,7 +112,7 @@ return 1
 """
 
 
-Attempt = tuple[int, str, int, "asyncio.Future[Reservation]"]  # buyer, field, quantity, answer
+Attempt = tuple[int, str, int, Decided]  # buyer, field, quantity, whom to tell
 
 
 def sale_keys(sale_id: int) -> list[str]:
@@ -169,23 +171,23 @@ class RedisArbiter:
         return None if earlier is None else int(earlier)
 
     async def reserve(self, sale: SaleInfo, buyer_id: int, key: str, quantity: int) -> Reservation:
-        return await self.reserve_soon(sale, buyer_id, key, quantity)
+        future: asyncio.Future[Reservation] = asyncio.get_running_loop().create_future()
+        self.reserve_soon(sale, buyer_id, key, quantity, partial(_resolve, future))
+        return await future
 
     def reserve_soon(
-        self, sale: SaleInfo, buyer_id: int, key: str, quantity: int
-    ) -> asyncio.Future[Reservation]:
+        self, sale: SaleInfo, buyer_id: int, key: str, quantity: int, decided: Decided
+    ) -> bool:
         """Queued and decided with the others that arrive meanwhile: one script call per batch
         (in arrival order), so Redis round trips do not limit attempts per second."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Reservation] = loop.create_future()
         waiting = self._pending.setdefault(sale.id, [])
-        waiting.append((buyer_id, _field(buyer_id, key), quantity, future))
+        waiting.append((buyer_id, _field(buyer_id, key), quantity, decided))
         if sale.id not in self._flushing:
             self._flushing.add(sale.id)
-            task = loop.create_task(self._flush(sale))
+            task = asyncio.get_running_loop().create_task(self._flush(sale))
             self._flushers.add(task)  # a reference, so that it is not collected while it runs
             task.add_done_callback(self._flushers.discard)
-        return future
+        return True
 
     def reserve_now(
         self, sale: SaleInfo, buyer_id: int, key: str, quantity: int
@@ -213,22 +215,17 @@ class RedisArbiter:
                 else:
                     batch = pending[:MAX_BATCH]
                     del pending[:MAX_BATCH]
-                decided: list[Reservation | Exception]
+                answers: list[Reservation | Exception]
                 try:
-                    decided = list(await self._decide(sale, batch))
+                    answers = list(await self._decide(sale, batch))
                 except RedisError as exc:
                     log.warning("sale %s: Redis refused %d attempts: %r", sale.id, len(batch), exc)
-                    decided = [unavailable() for _ in batch]
+                    answers = [unavailable() for _ in batch]
                 except Exception as exc:
                     log.exception("sale %s: deciding %d attempts failed", sale.id, len(batch))
-                    decided = [exc for _ in batch]
-                for (_, _, _, future), answer in zip(batch, decided, strict=True):
-                    if future.done():
-                        continue
-                    if isinstance(answer, Exception):
-                        future.set_exception(answer)
-                    else:
-                        future.set_result(answer)
+                    answers = [exc for _ in batch]
+                for (_, _, _, tell), answer in zip(batch, answers, strict=True):
+                    _tell(tell, answer)
         finally:
             self._flushing.discard(sale.id)
             self._pending.pop(sale.id, None)
@@ -240,12 +237,12 @@ class RedisArbiter:
             return batch
         rest: list[Attempt] = []
         for attempt in batch:
-            buyer_id, _, _, future = attempt
+            buyer_id, _, _, tell = attempt
             refused = self.peek(sale, buyer_id, "")
             if refused is None:
                 rest.append(attempt)
-            elif not future.done():
-                future.set_result(refused)
+            else:
+                _tell(tell, refused)
         return rest
 
     async def _decide(self, sale: SaleInfo, batch: list[Attempt]) -> list[Reservation]:
@@ -331,3 +328,19 @@ class RedisArbiter:
 
     async def close(self) -> None:
         await self.redis.aclose()
+
+
+def _tell(decided: Decided, answer: Reservation | BaseException) -> None:
+    try:
+        decided(answer)
+    except Exception:
+        log.exception("answering a decided attempt failed")
+
+
+def _resolve(future: asyncio.Future[Reservation], answer: Reservation | BaseException) -> None:
+    if future.done():  # the caller went away
+        return
+    if isinstance(answer, BaseException):
+        future.set_exception(answer)
+    else:
+        future.set_result(answer)

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import TextClause, text, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,6 +34,9 @@ MAX_BATCH = 1024
 
 WARM_RUNS = 6  # see WinnerWriter.warm
 RequestKey = tuple[int, int, str]  # sale, buyer, idempotency key
+# Told once a claim's write ends: (its new id, None); (None, None) when the request was stored
+# before; (None, the error) when it failed (ClaimRefused: a CHECK refused it).
+Written = Callable[[int | None, BaseException | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,7 +248,7 @@ class WinnerWriter:
         self._statement_pg = persist_pg_statement()
         # PostgreSQL: each commit slot's connection, kept while sales go on (no pool pings).
         self._held = HeldConnections(lambda: factory.kw["bind"])
-        self._pending: list[tuple[NewClaim, asyncio.Future[int | None]]] = []
+        self._pending: list[tuple[NewClaim, Written]] = []
         self._commits: set[asyncio.Task[None]] = set()
         self._kick_soon = False
         self._idle = asyncio.Event()
@@ -263,13 +267,19 @@ class WinnerWriter:
         """The new claim's id once committed; None when the request was stored before. Raises
         ClaimRefused when the database refuses it, or the database's error."""
         future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
-        self._pending.append((claim, future))
+        self.submit(claim, partial(_settle, future))
+        return await future
+
+    def submit(self, claim: NewClaim, written: Written) -> None:
+        """`write` without a task or a future: `written` is called when the commit ends, from
+        the commit itself. (At an opening the event loop is crowded, and each future, task
+        or callback scheduled between the commit and the answer costs a turn of it.)"""
+        self._pending.append((claim, written))
         self._idle.clear()
         if not self._kick_soon:
             # After the other winners decided in this turn of the loop have joined.
             self._kick_soon = True
             asyncio.get_running_loop().call_soon(self._start_commits)
-        return await future
 
     def _start_commits(self) -> None:
         """What waits is shared evenly by the free commit slots (up to max_batch each)."""
@@ -290,28 +300,28 @@ class WinnerWriter:
         if not self._commits and not self._pending:
             self._idle.set()
 
-    async def _commit(self, batch: list[tuple[NewClaim, asyncio.Future[int | None]]]) -> None:
+    async def _commit(self, batch: list[tuple[NewClaim, Written]]) -> None:
         try:
             ids = await self._persist([c for c, _ in batch])
         except IntegrityError:
             # Some claim broke a CHECK: find it by writing each alone; the others go through.
-            for claim, future in batch:
+            for claim, written in batch:
                 try:
                     one = await self._persist([claim])
                 except IntegrityError:
-                    _settle(future, exc=ClaimRefused(claim.request))
+                    _tell(written, None, ClaimRefused(claim.request))
                 except Exception as exc:
-                    _settle(future, exc=exc)
+                    _tell(written, None, exc)
                 else:
-                    _settle(future, value=one.get(claim.request))
+                    _tell(written, one.get(claim.request), None)
             return
         except Exception as exc:
             log.exception("writing %d winners failed", len(batch))
-            for _, future in batch:
-                _settle(future, exc=exc)
+            for _, written in batch:
+                _tell(written, None, exc)
             return
-        for claim, future in batch:
-            _settle(future, value=ids.get(claim.request))
+        for claim, written in batch:
+            _tell(written, ids.get(claim.request), None)
 
     async def _persist(self, claims: list[NewClaim]) -> dict[RequestKey, int]:
         if dialect_of(self._factory) == "postgresql":
@@ -347,15 +357,19 @@ class WinnerWriter:
         await self._held.close()
 
 
+def _tell(written: Written, claim_id: int | None, exc: BaseException | None) -> None:
+    try:
+        written(claim_id, exc)
+    except Exception:
+        log.exception("answering a written claim failed")
+
+
 def _settle(
-    future: asyncio.Future[int | None],
-    *,
-    value: int | None = None,
-    exc: BaseException | None = None,
+    future: asyncio.Future[int | None], claim_id: int | None, exc: BaseException | None
 ) -> None:
     if future.done():  # the caller went away (its connection closed)
         return
     if exc is not None:
         future.set_exception(exc)
     else:
-        future.set_result(value)
+        future.set_result(claim_id)
