@@ -60,12 +60,10 @@ class SaleBuyer(Base):
 
     __tablename__ = "sale_buyers"
     __table_args__ = (CheckConstraint("taken >= 0 AND taken <= buyer_limit", name="within_limit"),)
-    sale_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("flash_sales.id", ondelete="CASCADE"), primary_key=True
-    )
-    buyer_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
+    # No foreign keys here or in sale_claims: every winner would pay for their checks (see
+    # docs/adr/0004). The gate writes only the sale it loaded and the signed-in buyer.
+    sale_id: Mapped[int] = mapped_column(BigId, primary_key=True)  # flash_sales.id
+    buyer_id: Mapped[int] = mapped_column(BigId, primary_key=True)  # users.id
     taken: Mapped[int] = mapped_column(Integer, default=0)
     buyer_limit: Mapped[int] = mapped_column(Integer)
 
@@ -82,10 +80,8 @@ class SaleClaim(IdMixin, CreatedMixin, Base):
             "status IN ('awaiting_payment', 'paid', 'expired', 'cancelled')", name="status_known"
         ),
     )
-    sale_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("flash_sales.id", ondelete="CASCADE"), index=True
-    )
-    buyer_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
+    sale_id: Mapped[int] = mapped_column(BigId, index=True)  # flash_sales.id (no foreign key)
+    buyer_id: Mapped[int] = mapped_column(BigId)  # users.id (no foreign key)
     idempotency_key: Mapped[str] = mapped_column(String(64))
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price_minor: Mapped[int] = mapped_column(BigInteger)
