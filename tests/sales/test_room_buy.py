@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-import httpx
+import asyncio
 
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from livecart.features.sales import gate as gate_module
+from livecart.features.sales.gate import SaleGate
 from tests.conftest import sign_up
 from tests.roomkit import Rooms, live_show
 from tests.sales.conftest import open_sale
@@ -83,3 +89,35 @@ async def test_buy_refusals_over_the_room(client: httpx.AsyncClient, rooms: Room
     await late.send({"type": "buy", "sale_id": sale["id"], "key": "too-late-01"})
     sold = await late.next("buy_result")
     assert (sold["ok"], sold["code"], sold["data"]) == (False, "sold_out", {"left": 0})
+
+
+async def test_the_gate_is_busy_only_while_units_can_be_won(
+    client: httpx.AsyncClient,
+    rooms: Rooms,
+    session_app: FastAPI,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The room's ticks wait while `SaleGate.busy()`: after an attempt that could win, not after
+    one answered sold out from memory."""
+    monkeypatch.setattr(gate_module, "BUSY_AFTER_SECS", 60.0)
+    gate: SaleGate = session_app.state.room_gateway.sale_gate
+    show = await live_show(client)
+    sale = await open_sale(client, show, units=1, per_buyer_limit=1)
+    first = await sign_up(client, "viewer")
+    second = await sign_up(client, "viewer")
+    conn = await rooms.join(show.id, token=first.token)
+    await conn.next("snapshot")
+    await conn.send({"type": "buy", "sale_id": sale["id"], "key": "busy-key-01"})
+    assert (await conn.next("buy_result"))["ok"] is True
+    assert gate.busy()
+
+    gate._may_win_at = -60.0  # as if that attempt were long ago
+    deadline = asyncio.get_running_loop().time() + 5
+    while gate.busy():  # the writer ends its commit after telling the winner
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.01)
+    late = await rooms.join(show.id, token=second.token)
+    await late.next("snapshot")
+    await late.send({"type": "buy", "sale_id": sale["id"], "key": "busy-key-02"})
+    assert (await late.next("buy_result"))["code"] == "sold_out"
+    assert not gate.busy()

@@ -29,7 +29,11 @@ log = logging.getLogger(__name__)
 RING_SIZE = 1024
 TICKS_PER_SEC = 3  # at most; fewer when writing them is a large share of the loop
 TICK_SHARE = 0.1
-TICK_WRITES_PER_TURN = 512  # a tick to 10,000 viewers lets the loop turn 20 times meanwhile
+TICK_WRITES_PER_TURN = 128  # a tick to 10,000 viewers lets the loop turn ~80 times meanwhile
+# While `Hub.ticks_wait` says so (a flash sale's winners are being decided and written), ticks
+# wait, at most this long at a time: a tick to 10,000 viewers keeps the loop ~100 ms.
+MAX_TICK_WAIT_SECS = 2.0
+TICK_RECHECK_SECS = 0.01
 HIGH_WATER_BYTES = 256 * 1024  # a connection with more unsent data than this is lagging
 LOW_WATER_BYTES = 16 * 1024
 LAG_CLOSE_SECS = 15.0
@@ -85,9 +89,11 @@ class Hub:
         self.counters = counters
         self._ticker: asyncio.Task[None] | None = None
         self.tick_period = 1 / TICKS_PER_SEC
-        # Set while a flash sale's possible winners wait (the room gateway holds its reads):
-        # ticks wait too, since one to every viewer would hold the loop up for tens of ms.
-        self.hold_ticks = False
+        # Set by the room gateway: True while a flash sale's possible winners are being decided
+        # and written. Ticks wait meanwhile (also one half written), since one to every viewer
+        # takes the loop for tens of ms and each of a winner's I/O steps needs a turn of it.
+        self.ticks_wait: Callable[[], bool] = _never
+        self._waiting_since: float | None = None
         # Told of every event delivered here, after the viewers (e.g. to get ready for a sale
         # that another process opened). Must be quick: they run in the delivery.
         self.observers: list[Callable[[int, bytes], None]] = []
@@ -226,20 +232,32 @@ class Hub:
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(self.tick_period)
-            if self.hold_ticks:
-                continue
+            await self._wait_for_quiet()
             self._tick_busy = 0.0
             for room in list(self.rooms.values()):
                 try:
                     await self.tick(room)
                 except Exception:
                     log.exception("room %s: tick failed", room.room_id)
+            self._waiting_since = None
             # Coalesce harder when ticks are expensive: writing a tick to every viewer may take
             # at most TICK_SHARE of the loop (10,000 viewers: about one tick a second), so a
             # flash sale's burst of stock changes does not eat the time its buyers need.
             self.tick_period = max(1 / TICKS_PER_SEC, self._tick_busy / TICK_SHARE)
             if self.tick_period > 1 / TICKS_PER_SEC:
                 log.debug("ticks every %.2f s", self.tick_period)
+
+    async def _wait_for_quiet(self) -> None:
+        """Returns once `ticks_wait` says no, or it has said yes for MAX_TICK_WAIT_SECS (then
+        one tick goes out, and the next may wait again)."""
+        loop = asyncio.get_running_loop()
+        while self.ticks_wait():
+            now = loop.time()
+            if self._waiting_since is None:
+                self._waiting_since = now
+            elif now - self._waiting_since >= MAX_TICK_WAIT_SECS:
+                return
+            await asyncio.sleep(TICK_RECHECK_SECS)
 
     async def tick(self, room: Room) -> None:
         likes_here, room.likes_pending = room.likes_pending, 0
@@ -265,6 +283,7 @@ class Hub:
             if n % TICK_WRITES_PER_TURN == 0:
                 self._tick_busy += time.perf_counter() - started
                 await asyncio.sleep(0)  # let the loop turn: winners' commits may be waiting
+                await self._wait_for_quiet()  # a sale opened meanwhile: the rest waits
                 started, yielded = time.perf_counter(), True
             if yielded and peer not in room.peers:
                 continue  # left while the loop turned
@@ -284,6 +303,10 @@ class Hub:
             # Empty for a while (reconnects are common right after a drop): let it go.
             del self.rooms[room.room_id]
             await self.broker.unsubscribe(room.room_id)
+
+
+def _never() -> bool:
+    return False
 
 
 def make_hub(redis_url: str = "") -> Hub:

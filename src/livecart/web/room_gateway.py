@@ -46,7 +46,7 @@ MAX_FRAME_BYTES = 4096
 QUEUE_LIMIT = 32
 BUY_CHUNK = 256  # buy attempts decided per turn of the event loop
 HOLD_AT = 1024  # first_come attempts that may win, read, unanswered: read no more until...
-RESUME_AT = 128  # ...only this many are left
+RESUME_AT = 0  # ...all of them are answered
 MAX_HOLD_SECS = 0.5
 FREEZE_GC_VIEWERS = 1000  # a sale in a room this big: no full garbage collection until after it
 GC_THAW_SECS = 60.0  # after the opening
@@ -82,6 +82,7 @@ class RoomGateway:
         self._sweeper: asyncio.Task[None] | None = None
         self._saved_counts: dict[int, tuple[int, int]] = {}
         hub.load_counts = self._load_counts
+        hub.ticks_wait = self._sale_busy
         hub.observers.append(self._prime_offered_sale)
         self._priming: set[asyncio.Task[None]] = set()
         self._thaw: asyncio.TimerHandle | None = None
@@ -262,13 +263,17 @@ class RoomGateway:
         if self._held is not None and self._unanswered <= RESUME_AT:
             self._resume_reads()
 
+    def _sale_busy(self) -> bool:
+        """A flash sale's winners are being decided or written here (reads held, or the gate
+        busy): the room's ticks wait."""
+        return self._held is not None or (self.sale_gate is not None and self.sale_gate.busy())
+
     def _hold_reads(self) -> None:
         """HOLD_AT attempts that may still win are waiting: read nothing more until they are
         answered. Otherwise the rest of the burst (losers, almost all of it) is read first, and
         the winners' Redis reply and commit wait behind it (uvloop runs no callback while
         sockets are ready to read). Held at most MAX_HOLD_SECS."""
         held = self._held = []
-        self.hub.hold_ticks = True
         for conn in self.connections:
             if conn.transport is not None and not conn.transport.is_disconnected:
                 conn.transport.underlying_transport.pause_reading()
@@ -277,7 +282,6 @@ class RoomGateway:
 
     def _resume_reads(self) -> None:
         held, self._held = self._held or [], None
-        self.hub.hold_ticks = False
         if self._hold_timer is not None:
             self._hold_timer.cancel()
             self._hold_timer = None

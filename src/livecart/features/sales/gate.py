@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +44,8 @@ from livecart.kit.money import Money
 
 log = logging.getLogger(__name__)
 REPEAT_WAIT_SECS = 3.0  # a repeat of a request whose first answer is still being written
+# Winners come in runs: a sale counts as busy this long after its last attempt that could win.
+BUSY_AFTER_SECS = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,7 @@ class SaleGate:
         self._windows: dict[int, FairWindow | SharedFairWindow] = {}
         self._repairs: dict[int, asyncio.Task[None]] = {}
         self._answering: set[asyncio.Task[Purchase]] = set()
+        self._may_win_at = -BUSY_AFTER_SECS  # time.monotonic() of the last attempt that could win
 
     @property
     def backend(self) -> str:
@@ -175,6 +179,7 @@ class SaleGate:
         quick = self.arbiter.peek(sale, buyer_id, key)
         if quick is not None:
             return await self._answer(sale, buyer_id, key, quantity, quick)
+        self._may_win_at = time.monotonic()
         now = now or utcnow()
         try:
             rules.check_attempt(sale.terms, quantity=quantity, now=now)
@@ -215,6 +220,7 @@ class SaleGate:
                 return False
             answer(sold_out(quick.left))
             return True
+        self._may_win_at = time.monotonic()
         now = utcnow()
         if sale.mode == "fair_window" and now < sale.window_ends:
             return False
@@ -269,6 +275,11 @@ class SaleGate:
         self._answering.add(task)
         task.add_done_callback(self._answering.discard)
         task.add_done_callback(partial(_answer_from, answer))
+
+    def busy(self) -> bool:
+        """True while winners are being decided or written: an attempt that could win came
+        within BUSY_AFTER_SECS, or the writer has winners. (The room's ticks wait meanwhile.)"""
+        return self.writer.busy or time.monotonic() - self._may_win_at < BUSY_AFTER_SECS
 
     def first_come_may_win(self, sale_id: int, buyer_id: int | None) -> bool:
         """True for an attempt at a first_come sale this process knows, unless it already knows

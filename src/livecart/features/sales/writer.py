@@ -259,6 +259,11 @@ class WinnerWriter:
         self._hook = hook
         self._statement_pg = persist_pg_statement(hook.ctes_pg)
 
+    @property
+    def busy(self) -> bool:
+        """Winners are waiting to be written or being written."""
+        return not self._idle.is_set()
+
     async def idle(self) -> None:
         """Returns when nothing is waiting to be written or being written."""
         await self._idle.wait()
