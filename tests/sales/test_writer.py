@@ -4,8 +4,10 @@ refusal that touches only its own claim, and a warm-up that writes nothing."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 from datetime import timedelta
+from functools import partial
 
 import httpx
 import pytest
@@ -195,3 +197,50 @@ async def test_submit_tells_the_database_error() -> None:
     writer.submit(claim_for(1, 1), lambda i, e: told.append((i, e)))
     await writer.idle()
     assert len(told) == 1 and told[0][0] is None and isinstance(told[0][1], OSError)
+
+
+async def test_winners_wait_for_another_writer_while_the_loop_goes_on(
+    client: httpx.AsyncClient, session_app: FastAPI, database_url: str
+) -> None:
+    """Another transaction holds the lock the winners need (SQLite's write lock; the sale's row
+    on PostgreSQL): the batch waits without stopping the event loop, then commits whole."""
+    writer, sale_id = await writer_and_sale(client, session_app, 5)
+    (buyer,) = await new_buyers(session_app, database_url, 1)
+    factory = session_app.state.session_factory
+    if dialect_of(factory) == "sqlite":
+        other = sqlite3.connect(factory.kw["bind"].url.database, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        release = partial(other.execute, "ROLLBACK")
+    else:
+        session = factory()
+        await session.execute(
+            text("SELECT id FROM flash_sales WHERE id = :id FOR UPDATE"), {"id": sale_id}
+        )
+        release = session.rollback
+    claim = claim_for(sale_id, buyer)
+    write = asyncio.create_task(writer.write(claim))
+    turns = 0
+    for _ in range(20):  # the loop turns while the batch waits for the lock
+        await asyncio.sleep(0.005)
+        turns += 1
+    assert turns == 20 and not write.done()
+
+    result = release()
+    if asyncio.iscoroutine(result):
+        await result
+    claim_id = await asyncio.wait_for(write, 10)
+    assert isinstance(claim_id, int)
+    assert await counts(session_app, sale_id) == (1, 1, 1, 1, 1)
+    async with factory() as session:
+        order = (
+            await session.execute(select(Order).where(Order.claim_id == claim_id))
+        ).scalar_one()
+        item = (
+            await session.execute(select(OrderItem).where(OrderItem.order_id == order.id))
+        ).scalar_one()
+        stored = await session.get(SaleClaim, claim_id)
+    assert stored is not None
+    # Times read back as the aware UTC instants written, on both backends.
+    assert (stored.expires_at, order.expires_at) == (claim.expires_at, claim.expires_at)
+    assert (order.buyer_id, order.total_minor, item.quantity) == (buyer, 1990, 1)
+    assert item.title and isinstance(item.options, dict)

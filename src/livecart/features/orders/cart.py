@@ -8,11 +8,8 @@ order from the gate, in the same transaction as the claim (`order_for_claim`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.errors import AppError, NotFound
 from livecart.features.accounts.models import User
@@ -20,7 +17,11 @@ from livecart.features.catalog import service as catalog
 from livecart.features.catalog.models import Product, Variant
 from livecart.features.catalog.repository import CatalogRepository
 from livecart.features.orders.models import CartItem, Order, OrderItem
-from livecart.features.orders.repository import SALE_ORDERS_CTES_PG, OrdersRepository
+from livecart.features.orders.repository import (
+    SALE_ORDERS_CTES_PG,
+    SALE_ORDERS_SQLITE,
+    OrdersRepository,
+)
 from livecart.features.orders.schemas import (
     MAX_QUANTITY,
     CartItemIn,
@@ -28,8 +29,7 @@ from livecart.features.orders.schemas import (
     CartOut,
     CheckoutIn,
 )
-from livecart.features.sales.models import FlashSale
-from livecart.features.sales.writer import NewClaim, WonHook
+from livecart.features.sales.writer import WonHook
 from livecart.features.shows.models import Show
 from livecart.kit.clock import utcnow
 from livecart.kit.money import Money
@@ -228,58 +228,6 @@ async def checkout(
     return orders, True
 
 
-async def orders_for_winners(
-    session: AsyncSession, winners: Sequence[tuple[int, NewClaim]]
-) -> None:
-    """The orders of a flash sale's winners, made in the transaction that saves their claims
-    (SQLite) and expiring with them. Their units are the sale's (taken from stock when it
-    opened). Two statements for the whole batch, not two flushes per winner: every winner of
-    the batch waits for this transaction before being told."""
-    if not winners:
-        return
-    repo = OrdersRepository(session)
-    now = utcnow()
-    terms: dict[int, tuple[FlashSale, Variant, Product, Show | None]] = {}
-    orders: list[dict[str, object]] = []
-    for claim_id, claim in winners:
-        if claim.sale_id not in terms:
-            terms[claim.sale_id] = await repo.sale_terms(claim.sale_id)
-        sale, variant, product, show = terms[claim.sale_id]
-        orders.append(
-            {
-                "buyer_id": claim.buyer_id,
-                "merchant_id": product.merchant_id,
-                "request_key": f"sale:{claim_id}",
-                "show_id": sale.show_id,
-                "host_id": show.host_id if show else None,
-                "source": "live",
-                "sale_id": sale.id,
-                "claim_id": claim_id,
-                "currency": sale.currency,
-                "total_minor": claim.unit_price_minor * claim.quantity,
-                "status": "awaiting_payment",
-                "expires_at": claim.expires_at,
-                "created_at": claim.created_at,
-                "updated_at": now,
-            }
-        )
-    items: list[dict[str, object]] = []
-    for claim_id, claim in winners:
-        _, variant, product, _ = terms[claim.sale_id]
-        items.append(
-            {
-                "claim_id": claim_id,  # the order it belongs to, once that has an id
-                "product_id": product.id,
-                "variant_id": variant.id,
-                "title": product.title,
-                "options": dict(variant.options),
-                "quantity": claim.quantity,
-                "unit_price_minor": claim.unit_price_minor,
-            }
-        )
-    await repo.insert_sale_orders(orders, items)
-
-
 # The sales writer writes every batch of winners with their orders: in its one PostgreSQL
 # statement, or in its SQLite transaction.
-SALE_ORDERS = WonHook(ctes_pg=SALE_ORDERS_CTES_PG, write=orders_for_winners)
+SALE_ORDERS = WonHook(ctes_pg=SALE_ORDERS_CTES_PG, statements_sqlite=SALE_ORDERS_SQLITE)

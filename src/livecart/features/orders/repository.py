@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, insert, select, update
+from sqlalchemy import Select, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -27,32 +27,43 @@ from livecart.features.sales.models import FlashSale
 from livecart.features.shows.models import Show
 from livecart.kit.pagination import PageRequest
 
-# The orders of a flash sale's winners, inside the winners' PostgreSQL statement (the sales
-# writer's `WonHook`): one order and one line per claim inserted, read from the CTE `claims`
-# and the sale's variant, product and show. Its rows commit with the claims or not at all.
-SALE_ORDERS_CTES_PG = """
-, sale_orders AS (
+# The orders of a flash sale's winners, written with their claims by the sales writer (its
+# `WonHook`): one order and one line per claim inserted, from the sale's variant, product and
+# show. On PostgreSQL as CTEs of the winners' statement, reading its CTE `claims`; on SQLite as
+# statements of the winners' transaction, after the claims, whose one parameter is the highest
+# claim id before the batch. Their rows commit with the claims or not at all.
+_INSERT_ORDERS = """
   INSERT INTO orders (claim_id, buyer_id, merchant_id, request_key, show_id, host_id, source,
                       sale_id, currency, total_minor, status, expires_at, created_at, updated_at)
   SELECT c.id, c.buyer_id, p.merchant_id, 'sale:' || c.id, s.show_id, sh.host_id, 'live', s.id,
          s.currency, c.unit_price_minor * c.quantity, 'awaiting_payment', c.expires_at,
          c.created_at, c.created_at
-  FROM claims AS c
+  FROM {claims} AS c
   JOIN flash_sales AS s ON s.id = c.sale_id
   JOIN variants AS v ON v.id = s.variant_id
   JOIN products AS p ON p.id = v.product_id
-  LEFT JOIN shows AS sh ON sh.id = s.show_id
-  RETURNING id, claim_id
-), sale_order_items AS (
+  LEFT JOIN shows AS sh ON sh.id = s.show_id{where}"""
+_INSERT_ITEMS = """
   INSERT INTO order_items (order_id, product_id, variant_id, title, options, quantity,
                            unit_price_minor)
   SELECT o.id, p.id, v.id, p.title, v.options, c.quantity, c.unit_price_minor
-  FROM sale_orders AS o
-  JOIN claims AS c ON c.id = o.claim_id
+  FROM {orders} AS o
+  JOIN {claims} AS c ON c.id = o.claim_id
   JOIN flash_sales AS s ON s.id = c.sale_id
   JOIN variants AS v ON v.id = s.variant_id
-  JOIN products AS p ON p.id = v.product_id
-)"""
+  JOIN products AS p ON p.id = v.product_id{where}"""
+SALE_ORDERS_CTES_PG = (
+    ", sale_orders AS ("
+    + _INSERT_ORDERS.format(claims="claims", where="")
+    + "\n  RETURNING id, claim_id\n), sale_order_items AS ("
+    + _INSERT_ITEMS.format(orders="sale_orders", claims="claims", where="")
+    + "\n)"
+)
+_BATCH = "\n  WHERE c.id > ?"
+SALE_ORDERS_SQLITE = (
+    _INSERT_ORDERS.format(claims="sale_claims", where=_BATCH),
+    _INSERT_ITEMS.format(orders="orders", claims="sale_claims", where=_BATCH),
+)
 
 
 def latest_refunds(status: str) -> Select[int]:
@@ -126,22 +137,6 @@ class OrdersRepository:
             )
         ).one()
         return row[0], row[1], row[2], row[3]
-
-    async def insert_sale_orders(
-        self, orders: Sequence[dict[str, Any]], items: Sequence[dict[str, Any]]
-    ) -> None:
-        """Orders made from flash-sale claims, and their lines (each item names its order by
-        `claim_id`): SQLite's path, two statements (PostgreSQL's is SALE_ORDERS_CTES_PG)."""
-        if not orders:
-            return
-        result = await self.session.execute(
-            insert(Order).returning(Order.id, Order.claim_id), list(orders)
-        )
-        order_ids = {claim: order for order, claim in result.all() if claim is not None}
-        await self.session.execute(
-            insert(OrderItem),
-            [{**item, "order_id": order_ids[item["claim_id"]]} for item in items],
-        )
 
     async def insert_order_once(self, **values: Any) -> bool:
         """Insert unless the buyer's request already made one (two workers, one claim)."""

@@ -2,7 +2,7 @@
 buyer's limit and the reservation together. Two implementations behind one protocol: in process
 memory (embedded, here) and a Redis Lua script (scale-out, `redis_arbiter.py`).
 
-An arbiter only reserves; a reservation becomes a sale when `writer.persist_winners` commits it,
+An arbiter only reserves; a reservation becomes a sale when `WinnerWriter` commits it,
 and only then is the buyer told. The database's CHECK constraints back the arbiter: if it were ever
 wrong, the write is refused, the reservation is undone and the buyer hears "sold out".
 """

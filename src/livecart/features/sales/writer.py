@@ -2,30 +2,29 @@
 
 A batch of winners is written atomically: the claim rows, each buyer's `taken`, what the
 `WonHook` adds (the orders feature: each claim's order) and the sale's `taken`. On PostgreSQL
-that is one statement in autocommit (`persist_winners_pg`): one round trip. On SQLite it is one
-transaction: `persist_winners`, the hook's `write`, then `count_taken`. `WinnerWriter` is the
-boundary that runs them: while a batch commits, the next winners wait and then go together, so
-one commit carries many winners without any fixed delay. On PostgreSQL two batches commit at
-once (its time per winner is mostly foreign-key checks, which use a core each).
+that is one statement in autocommit (`persist_winners_pg`): one round trip. On SQLite it is
+one transaction on a connection of its own, run at once (`SqliteWinners`). `WinnerWriter` is
+the boundary that runs them: while a batch commits, the next winners wait and then go
+together, so one commit carries many winners without any fixed delay. On PostgreSQL two
+batches commit at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from sqlalchemy import TextClause, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import TextClause, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from livecart.db.held import HeldConnections
-from livecart.db.uow import SessionFactory, UnitOfWork, dialect_of
-from livecart.features.sales.models import FlashSale, SaleBuyer, SaleClaim
+from livecart.db.uow import SessionFactory, dialect_of
+from livecart.features.sales.sqlite_winners import SqliteWinners
 
 log = logging.getLogger(__name__)
 # Winners per transaction. While one commits, the next queue up: at a sale's opening, winners
@@ -64,23 +63,16 @@ class WonHook:
 
     `ctes_pg`: CTEs added to the winners' PostgreSQL statement, each `, name AS (...)`; they
     may read the CTE `claims` (id, sale_id, buyer_id, idempotency_key, quantity,
-    unit_price_minor, expires_at, created_at: the claims inserted). `write`: the same in the
-    winners' transaction on SQLite, given each inserted claim's id."""
+    unit_price_minor, expires_at, created_at: the claims inserted). `statements_sqlite`: the
+    same in the winners' SQLite transaction, after the claims; each statement's one parameter
+    (`?`) is the highest claim id before the batch (the batch's claims are those above it)."""
 
     ctes_pg: str
-    write: Callable[[AsyncSession, Sequence[tuple[int, NewClaim]]], Awaitable[None]]
+    statements_sqlite: tuple[str, ...]
 
 
 class ClaimRefused(Exception):
     """The database refused the claim (a CHECK: the arbiter was wrong); nothing was written."""
-
-
-def _dialect(session: AsyncSession) -> str:
-    return session.bind.dialect.name if session.bind is not None else "sqlite"
-
-
-def _insert(session: AsyncSession) -> type[postgresql.Insert] | type[sqlite.Insert]:
-    return postgresql.Insert if _dialect(session) == "postgresql" else sqlite.Insert
 
 
 # PostgreSQL: the whole write of a batch is ONE statement, run outside an explicit transaction
@@ -160,80 +152,6 @@ async def persist_winners_pg(
     return {(sale, buyer, key): claim_id for claim_id, sale, buyer, key in rows.all()}
 
 
-async def persist_winners(
-    session: AsyncSession, claims: Sequence[NewClaim]
-) -> dict[RequestKey, int]:
-    """Write winning claims in the session's transaction (the caller commits): SQLite's path
-    (PostgreSQL's is `persist_winners_pg`). Returns the new claim id of each request inserted;
-    a request already stored (the same sale, buyer and key) is skipped and absent from the
-    result. Raises IntegrityError when a CHECK refuses the units (over a buyer's limit); the
-    caller rolls back.
-
-    The writer then calls its hook (orders) and `count_taken` in this same transaction."""
-    if not claims:
-        return {}
-    insert = _insert(session)
-    # One cached statement, executed with a list of rows: SQLAlchemy sends them as multi-row
-    # INSERTs ("insertmanyvalues") without compiling a statement per batch size (a 256-row VALUES
-    # clause cost ~0.3 ms of Python per row here).
-    rows = await session.execute(
-        insert(SaleClaim)
-        .on_conflict_do_nothing(index_elements=["sale_id", "buyer_id", "idempotency_key"])
-        .returning(SaleClaim.id, SaleClaim.sale_id, SaleClaim.buyer_id, SaleClaim.idempotency_key),
-        [
-            {
-                "sale_id": c.sale_id,
-                "buyer_id": c.buyer_id,
-                "idempotency_key": c.key,
-                "quantity": c.quantity,
-                "unit_price_minor": c.unit_price_minor,
-                "status": "awaiting_payment",
-                "expires_at": c.expires_at,
-                "created_at": c.created_at,
-            }
-            for c in claims
-        ],
-    )
-    inserted = {(sale, buyer, key): claim_id for claim_id, sale, buyer, key in rows.all()}
-    per_buyer: dict[tuple[int, int], tuple[int, int]] = {}
-    for c in claims:
-        if c.request in inserted:
-            units, _ = per_buyer.get((c.sale_id, c.buyer_id), (0, c.buyer_limit))
-            per_buyer[(c.sale_id, c.buyer_id)] = (units + c.quantity, c.buyer_limit)
-    if per_buyer:
-        stmt = insert(SaleBuyer)
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["sale_id", "buyer_id"],
-                set_={"taken": SaleBuyer.taken + stmt.excluded.taken},
-            ),
-            [
-                {"sale_id": s, "buyer_id": b, "taken": units, "buyer_limit": limit}
-                for (s, b), (units, limit) in sorted(per_buyer.items())
-            ],
-        )
-    return inserted
-
-
-async def count_taken(
-    session: AsyncSession, claims: Sequence[NewClaim], inserted: dict[RequestKey, int]
-) -> None:
-    """Add the inserted claims' units to their sales' `taken` (its CHECK refuses more than
-    allotted). The last statement before the commit: it locks the sale's row, and two batches
-    of one sale committing at once wait for each other only from here."""
-    per_sale: dict[int, int] = {}
-    for c in claims:
-        if c.request in inserted:
-            per_sale[c.sale_id] = per_sale.get(c.sale_id, 0) + c.quantity
-    for sale_id, units in sorted(per_sale.items()):
-        await session.execute(
-            update(FlashSale)
-            .where(FlashSale.id == sale_id)
-            .values(taken=FlashSale.taken + units)
-            .execution_options(synchronize_session=False)
-        )
-
-
 class WinnerWriter:
     """Group commit of winners: `write` returns once the claim is committed. `concurrency`
     batches commit at once (each on its own connection)."""
@@ -248,6 +166,7 @@ class WinnerWriter:
         self._statement_pg = persist_pg_statement()
         # PostgreSQL: each commit slot's connection, kept while sales go on (no pool pings).
         self._held = HeldConnections(lambda: factory.kw["bind"])
+        self._sqlite: SqliteWinners | None = None  # SQLite: its own connection
         self._pending: list[tuple[NewClaim, Written]] = []
         self._commits: set[asyncio.Task[None]] = set()
         self._kick_soon = False
@@ -258,6 +177,7 @@ class WinnerWriter:
         """What is written with every batch of winners, atomically (one hook: the orders)."""
         self._hook = hook
         self._statement_pg = persist_pg_statement(hook.ctes_pg)
+        self._sqlite = None
 
     @property
     def busy(self) -> bool:
@@ -333,14 +253,11 @@ class WinnerWriter:
             return await self._held.run(
                 lambda connection: persist_winners_pg(connection, self._statement_pg, claims)
             )
-        async with UnitOfWork(self._factory) as uow:
-            ids = await persist_winners(uow.session, claims)
-            if self._hook is not None and ids:
-                await self._hook.write(
-                    uow.session, [(ids[c.request], c) for c in claims if c.request in ids]
-                )
-            await count_taken(uow.session, claims, ids)
-            return ids
+        if self._sqlite is None:
+            path = self._factory.kw["bind"].url.database
+            hook = self._hook.statements_sqlite if self._hook is not None else ()
+            self._sqlite = SqliteWinners(path, hook)
+        return await self._sqlite.persist(claims)
 
     async def warm(self) -> None:
         """Before a sale opens (PostgreSQL): each commit slot's connection runs the winners'
@@ -360,6 +277,9 @@ class WinnerWriter:
         if self._commits:
             await asyncio.wait(list(self._commits), timeout=5)
         await self._held.close()
+        sqlite, self._sqlite = self._sqlite, None
+        if sqlite is not None:
+            sqlite.close()
 
 
 def _tell(written: Written, claim_id: int | None, exc: BaseException | None) -> None:
