@@ -249,7 +249,7 @@ class RoomGateway:
             self._unanswered >= HOLD_AT
             and self._held is None
             and self.sale_gate is not None
-            and self.sale_gate.first_come_may_win(buy.sale_id, conn.user_id)
+            and self.sale_gate.first_come_hurry(buy.sale_id, conn.user_id)
         ):
             self._hold_reads()
         if not self._draining_buys:

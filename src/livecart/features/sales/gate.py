@@ -281,15 +281,18 @@ class SaleGate:
         within BUSY_AFTER_SECS, or the writer has winners. (The room's ticks wait meanwhile.)"""
         return self.writer.busy or time.monotonic() - self._may_win_at < BUSY_AFTER_SECS
 
-    def first_come_may_win(self, sale_id: int, buyer_id: int | None) -> bool:
-        """True for an attempt at a first_come sale this process knows, unless it already knows
-        the attempt would be refused as sold out (without asking the store). A fair_window
-        sale's attempts are never hurried: all of its window's are equal."""
+    def first_come_hurry(self, sale_id: int, buyer_id: int | None) -> bool:
+        """True for an attempt at a first_come sale this process knows while winners may be
+        waiting for their answer: unless it already knows the attempt would be refused as sold
+        out (without asking the store) and no winner is still being written. (The embedded
+        arbiter knows it is sold out the moment it grants the last unit, before those winners
+        are written.) A fair_window sale's attempts are never hurried: all of its window's
+        are equal."""
         sale = self._infos.get(sale_id)
         if sale is None or buyer_id is None or sale.mode != "first_come":
             return False
         quick = self.arbiter.peek(sale, buyer_id, "")
-        return quick is None or quick.outcome is not Outcome.SOLD_OUT
+        return quick is None or quick.outcome is not Outcome.SOLD_OUT or self.writer.busy
 
     async def prime(self, sale_id: int) -> None:
         """A new sale: its terms and counters are ready before the first attempt."""
