@@ -122,11 +122,14 @@ def cmd_create_admin(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     """Compare the gate's counters with the database; with --repair, rebuild both from the
-    claims. Prints one JSON line; exits 1 when they disagree and were not repaired."""
+    claims. Also counts references of the sale's rows that do not resolve. Prints one JSON
+    line; exits 1 when the counters disagree and were not repaired, or a reference does not
+    resolve."""
     import json
 
     from livecart.db.engine import make_engine, make_session_factory
     from livecart.features import models
+    from livecart.features.orders.cart import SALE_ORDERS
     from livecart.features.sales.gate import make_gate
     from livecart.features.sales.reconcile import reconcile
 
@@ -142,6 +145,7 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
             redis_url=settings.redis_url,
             secret=settings.resolved_secret_key,
         )
+        gate.writer.add_hook(SALE_ORDERS)  # as in the server: the orders are checked too
         try:
             report = (await reconcile(gate, args.sale, repair=args.repair)).as_dict()
         finally:
@@ -156,7 +160,7 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
 
     report = asyncio.run(run())
     print(json.dumps(report, ensure_ascii=False))
-    return 0 if report["agree"] or report["repaired"] else 1
+    return _reconcile_exit(report)
 
 
 def _reconcile_on_server(server: str, sale_id: int, *, repair: bool) -> int:
@@ -184,7 +188,13 @@ def _reconcile_on_server(server: str, sale_id: int, *, repair: bool) -> int:
         return 2
     report = resp.json()
     print(json.dumps(report, ensure_ascii=False))
-    return 0 if report["agree"] or report["repaired"] else 1
+    return _reconcile_exit(report)
+
+
+def _reconcile_exit(report: dict[str, object]) -> int:
+    """0 when the counters agree (or were repaired) and every reference resolves."""
+    counters_ok = report["agree"] or report["repaired"]
+    return 0 if counters_ok and report["references_resolve"] else 1
 
 
 def cmd_replay_encode(args: argparse.Namespace, settings: Settings) -> int:

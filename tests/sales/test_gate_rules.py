@@ -11,9 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import update
+from sqlalchemy import delete, select, update
 
 from livecart.cli import main
+from livecart.features.orders.models import Order, OrderItem
 from livecart.features.sales import fair
 from livecart.features.sales.models import FlashSale
 from livecart.features.sales.reconcile import reconcile
@@ -68,6 +69,43 @@ async def test_reconcile_finds_and_repairs_a_drift(
     after = await reconcile(gate, sale["id"])
     assert (after.agree, after.db_taken, after.gate_taken, after.left) == (True, 3, 3, 2)
     assert (await client.get(f"/api/v1/sales/{sale['id']}")).json()["left"] == 2
+    assert after.references_resolve and set(after.unmatched.values()) == {0}
+    assert set(after.unmatched) == {
+        "claims_without_user",
+        "buyers_without_user",
+        "claims_without_order",
+        "orders_without_claim",
+        "orders_without_items",
+    }
+
+
+async def test_reconcile_reports_references_that_do_not_resolve(
+    client: httpx.AsyncClient, session_app: FastAPI
+) -> None:
+    """The winners' tables have no foreign keys (ADR 0004): a claim whose order was deleted, or
+    an order whose line was, shows in the report, and repair leaves them for a person."""
+    show = await live_show(client)
+    sale = await open_sale(client, show, units=5, per_buyer_limit=1)
+    buyers = [await sign_up(client, "viewer") for _ in range(3)]
+    claims = [(await buy(client, b, sale["id"])).json() for b in buyers]
+    async with session_app.state.session_factory() as session:
+        order_ids = [
+            (await session.execute(select(Order.id).where(Order.claim_id == c["id"]))).scalar_one()
+            for c in claims
+        ]
+        await session.execute(delete(Order).where(Order.id == order_ids[0]))
+        await session.execute(delete(OrderItem).where(OrderItem.order_id == order_ids[1]))
+        await session.commit()
+    gate = session_app.state.sale_gate
+    report = await reconcile(gate, sale["id"], repair=True)
+    assert (report.agree, report.references_resolve) == (True, False)
+    assert report.unmatched["claims_without_order"] == 1
+    assert report.unmatched["orders_without_items"] == 1
+    assert report.unmatched["orders_without_claim"] == 0
+    assert not report.repaired  # the counters agreed; the references are not its to mend
+    path = f"/api/v1/sales/{sale['id']}/reconcile"
+    seen = (await client.post(path, headers=show.host.headers)).json()
+    assert (seen["references_resolve"], seen["unmatched"]["claims_without_order"]) == (False, 1)
 
 
 async def test_fair_window_draws_by_lot_and_anyone_can_check(

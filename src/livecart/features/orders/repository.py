@@ -64,6 +64,19 @@ SALE_ORDERS_SQLITE = (
     _INSERT_ORDERS.format(claims="sale_claims", where=_BATCH),
     _INSERT_ITEMS.format(orders="orders", claims="sale_claims", where=_BATCH),
 )
+# For the reconciler: a sale's claims without their order, its orders without their claim or
+# without a line (the tables have no foreign keys: ADR 0004).
+SALE_ORDERS_UNMATCHED = """
+SELECT
+  (SELECT count(*) FROM sale_claims AS c WHERE c.sale_id = :sale_id
+     AND NOT EXISTS (SELECT 1 FROM orders AS o WHERE o.claim_id = c.id)) AS claims_without_order,
+  (SELECT count(*) FROM orders AS o WHERE o.sale_id = :sale_id
+     AND NOT EXISTS (SELECT 1 FROM sale_claims AS c WHERE c.id = o.claim_id))
+    AS orders_without_claim,
+  (SELECT count(*) FROM orders AS o WHERE o.sale_id = :sale_id
+     AND NOT EXISTS (SELECT 1 FROM order_items AS i WHERE i.order_id = o.id))
+    AS orders_without_items
+"""
 
 
 def latest_refunds(status: str) -> Select[int]:

@@ -3,11 +3,14 @@
 Three views of one sale: the claims (the truth: live units per buyer, every winning request), the
 database's counters (`flash_sales.taken`, `sale_buyers.taken`, which the CHECKs guard) and the
 arbiter's counters (Redis, or this process's memory). Repair makes the other two equal the first.
+It also counts references of the sale's rows that do not resolve (`unmatched`: a claim whose
+user is gone, a claim without its order...): the winners' tables have no foreign keys (ADR 0004),
+so this is where a broken one would show. Repair does not touch those; they need a person.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from livecart.db.uow import UnitOfWork
@@ -31,6 +34,9 @@ class Report:
     gate_requests_missing: int | None  # winning requests the arbiter does not know
     gate_requests_extra: int | None  # requests the arbiter holds that never became claims
     agree: bool
+    # References of the sale's rows that do not resolve, by kind (repair cannot fix these).
+    unmatched: dict[str, int] = field(default_factory=dict)
+    references_resolve: bool = True
     repaired: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -52,6 +58,8 @@ async def reconcile(gate: SaleGate, sale_id: int, *, repair: bool = False) -> Re
         info = sale_info(sale)
         truth = await repo.claimed(sale_id)
         counters = await repo.counters(sale_id)
+        hook = gate.writer.hook
+        unmatched = await repo.unmatched(sale_id, hook.unmatched_sql if hook else "")
     held = await gate.arbiter.counters(info)
     report = Report(
         sale_id=sale_id,
@@ -70,6 +78,8 @@ async def reconcile(gate: SaleGate, sale_id: int, *, repair: bool = False) -> Re
             None if held is None else len(held.requests.keys() - truth.requests.keys())
         ),
         agree=False,
+        unmatched=unmatched,
+        references_resolve=not any(unmatched.values()),
     )
     report.agree = (
         report.db_taken == report.claimed

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, exists, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.db.inserts import insert_if_absent
+from livecart.features.accounts.models import User
 from livecart.features.sales.arbiter import Ledger
 from livecart.features.sales.models import FlashSale, SaleBuyer, SaleClaim, SaleLot
 
@@ -135,6 +136,25 @@ class SalesRepository:
             select(SaleClaim).where(SaleClaim.sale_id == sale_id).order_by(SaleClaim.id)
         )
         return list(rows)
+
+    async def unmatched(self, sale_id: int, more_sql: str = "") -> dict[str, int]:
+        """References of the sale's rows that do not resolve (the winners' tables have no
+        foreign keys, ADR 0004): claims and buyer rows whose user is gone, and what
+        `more_sql` counts (one row of named counts for `:sale_id`; the orders feature's)."""
+        out: dict[str, int] = {}
+        for name, model in (("claims_without_user", SaleClaim), ("buyers_without_user", SaleBuyer)):
+            out[name] = int(
+                await self.session.scalar(
+                    select(func.count())
+                    .select_from(model)
+                    .where(model.sale_id == sale_id, ~exists().where(User.id == model.buyer_id))
+                )
+                or 0
+            )
+        if more_sql:
+            row = (await self.session.execute(text(more_sql), {"sale_id": sale_id})).one()
+            out.update({name: int(value or 0) for name, value in row._mapping.items()})
+        return out
 
     async def counters(self, sale_id: int) -> Ledger:
         """The sale's counters as the database holds them (`flash_sales.taken`, `sale_buyers`;

@@ -99,5 +99,10 @@ class ReconcileOut(Out):
     gate_buyers_differ: int | None
     gate_requests_missing: int | None
     gate_requests_extra: int | None
-    agree: bool
+    agree: bool = Field(description="the counters agree with the claims")
+    unmatched: dict[str, int] = Field(
+        description="references of the sale's rows that do not resolve, by kind (e.g. "
+        "claims_without_order); repair does not change them"
+    )
+    references_resolve: bool
     repaired: bool

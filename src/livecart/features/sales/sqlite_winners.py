@@ -65,7 +65,10 @@ def stored_time(value: datetime) -> object:
 class SqliteWinners:
     """Writes batches of winners to the SQLite file at `path`, one batch at a time."""
 
-    def __init__(self, path: str, hook_statements: Sequence[str] = ()) -> None:
+    def __init__(self, path: str | None, hook_statements: Sequence[str] = ()) -> None:
+        if not path or path == ":memory:" or path.startswith("file::memory:"):
+            # A connection of its own would open another, empty database.
+            raise ValueError("flash sales on SQLite need a database file, not an in-memory one")
         self.path = path
         self.hook_statements = tuple(hook_statements)
         self._connection: sqlite3.Connection | None = None

@@ -65,10 +65,13 @@ class WonHook:
     may read the CTE `claims` (id, sale_id, buyer_id, idempotency_key, quantity,
     unit_price_minor, expires_at, created_at: the claims inserted). `statements_sqlite`: the
     same in the winners' SQLite transaction, after the claims; each statement's one parameter
-    (`?`) is the highest claim id before the batch (the batch's claims are those above it)."""
+    (`?`) is the highest claim id before the batch (the batch's claims are those above it).
+    `unmatched_sql`: for the reconciler, one row of named counts for `:sale_id` of what should
+    be there and is not (e.g. a claim without its order)."""
 
     ctes_pg: str
     statements_sqlite: tuple[str, ...]
+    unmatched_sql: str = ""
 
 
 class ClaimRefused(Exception):
@@ -183,6 +186,10 @@ class WinnerWriter:
     def busy(self) -> bool:
         """Winners are waiting to be written or being written."""
         return not self._idle.is_set()
+
+    @property
+    def hook(self) -> WonHook | None:
+        return self._hook
 
     async def idle(self) -> None:
         """Returns when nothing is waiting to be written or being written."""
