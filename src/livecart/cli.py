@@ -128,6 +128,7 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     import json
 
     from livecart.db.engine import make_engine, make_session_factory
+    from livecart.errors import AppError
     from livecart.features import models
     from livecart.features.orders.cart import SALE_ORDERS
     from livecart.features.sales.gate import make_gate
@@ -158,7 +159,11 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
             )
         return report
 
-    report = asyncio.run(run())
+    try:
+        report = asyncio.run(run())
+    except AppError as exc:  # no such sale
+        print(f"error: {exc.message} ({exc.code})", file=sys.stderr)
+        return 2
     print(json.dumps(report, ensure_ascii=False))
     return _reconcile_exit(report)
 

@@ -209,3 +209,15 @@ async def test_reconcile_inside_the_server_sees_its_memory(
         404,
         "sale_not_found",
     )
+
+
+def test_reconcile_cli_says_when_there_is_no_such_sale(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("LIVECART_SALE_GATE", "embedded")
+    with pytest.raises(SystemExit) as done:
+        main(["reconcile", "999999"])
+    assert done.value.code == 2
+    out = capsys.readouterr()
+    assert out.out == "" and "No such sale. (sale_not_found)" in out.err
