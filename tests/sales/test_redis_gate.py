@@ -10,6 +10,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -19,9 +20,12 @@ from sqlalchemy import func, select
 
 from livecart.app import create_app
 from livecart.config import Settings
+from livecart.features.sales.arbiter import Ledger, Outcome, SaleInfo
 from livecart.features.sales.gate import make_gate
 from livecart.features.sales.models import FlashSale, SaleClaim
 from livecart.features.sales.reconcile import reconcile
+from livecart.features.sales.redis_arbiter import RedisArbiter
+from livecart.kit.clock import utcnow
 from tests.conftest import Actor, empty_redis, sign_up, wipe
 from tests.roomkit import live_show
 from tests.sales.conftest import buy, open_sale
@@ -159,3 +163,34 @@ async def test_reconcile_repairs_redis_from_the_database(
     assert (await reconcile(gate, sale["id"])).agree
     third = await sign_up(rclient, "viewer")
     assert (await buy(rclient, third, sale["id"])).status_code == 201
+
+
+async def test_the_arbiter_says_when_a_batch_is_told(redis_url: str) -> None:
+    """`after_batch` (the gate: write the batch's winners now) runs once per batch, after every
+    attempt of it has been told its decision."""
+    sale_id = 900_000_000 + uuid.uuid4().int % 1_000_000
+
+    async def no_ledger(_: int) -> Ledger:
+        return Ledger()
+
+    arbiter = RedisArbiter(redis_url, no_ledger)
+    now = utcnow()
+    sale = SaleInfo(
+        sale_id, 1, 3, 1, now, now + timedelta(hours=1), 990, "CNY", 300, "first_come", 0
+    )
+    events: list[object] = []
+    arbiter.after_batch = lambda: events.append("batch")
+    try:
+        for buyer in range(5):
+            arbiter.reserve_soon(
+                sale, buyer, f"key-{buyer}", 1, lambda r, b=buyer: events.append((b, r.outcome))
+            )
+        for _ in range(200):
+            if "batch" in events:
+                break
+            await asyncio.sleep(0.01)
+        granted, sold = Outcome.GRANTED, Outcome.SOLD_OUT
+        assert events == [(0, granted), (1, granted), (2, granted), (3, sold), (4, sold), "batch"]
+    finally:
+        await arbiter.drop(sale_id)
+        await arbiter.close()

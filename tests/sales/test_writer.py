@@ -244,3 +244,32 @@ async def test_winners_wait_for_another_writer_while_the_loop_goes_on(
     assert (stored.expires_at, order.expires_at) == (claim.expires_at, claim.expires_at)
     assert (order.buyer_id, order.total_minor, item.quantity) == (buyer, 1990, 1)
     assert item.title and isinstance(item.options, dict)
+
+
+async def test_start_now_commits_the_waiting_winners_before_the_loop_turns() -> None:
+    """No database. `start_now` (an arbiter's batch is told, a chunk of room buys is decided):
+    the winners waiting go into a commit at once; one submitted after it goes in the next
+    batch. Without it, all three would have waited for the loop's turn and gone together."""
+    writer = WinnerWriter(None, concurrency=1)  # type: ignore[arg-type]
+    batches: list[list[int]] = []
+    release = asyncio.Event()
+
+    async def persist(claims: list[NewClaim]) -> dict[tuple[int, int, str], int]:
+        batches.append([c.buyer_id for c in claims])
+        await release.wait()
+        return {c.request: c.buyer_id for c in claims}
+
+    writer._persist = persist  # type: ignore[method-assign]
+    told: dict[int, int | None] = {}
+    for buyer in (1, 2):
+        writer.submit(claim_for(1, buyer), lambda i, e, b=buyer: told.__setitem__(b, i))
+    writer.start_now()
+    writer.submit(claim_for(1, 3), lambda i, e: told.__setitem__(3, i))
+    await asyncio.sleep(0.01)
+    assert batches == [[1, 2]]
+    release.set()
+    await writer.idle()
+    assert batches == [[1, 2], [3]]
+    assert told == {1: 1, 2: 2, 3: 3}
+    writer.start_now()  # nothing waits: nothing happens
+    assert not writer.busy

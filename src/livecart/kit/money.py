@@ -36,7 +36,7 @@ class Money:
 
     @classmethod
     def from_minor(cls, minor: int, currency: str = DEFAULT_CURRENCY) -> Money:
-        return cls(Decimal(minor).scaleb(-MINOR_UNITS[currency]), currency)
+        return cls(minor_to_amount(minor, currency), currency)
 
     @property
     def minor(self) -> int:
@@ -50,3 +50,9 @@ class Money:
     def __str__(self) -> str:
         symbol = SYMBOLS.get(self.currency, self.currency + " ")
         return f"{symbol}{self.amount:,.{MINOR_UNITS[self.currency]}f}"
+
+
+def minor_to_amount(minor: int, currency: str) -> Decimal:
+    """`Money.from_minor(minor, currency).amount` without Money's checks (an int of minor
+    units always fits): for hot paths."""
+    return Decimal(minor).scaleb(-MINOR_UNITS[currency])

@@ -298,6 +298,8 @@ class RoomGateway:
             except Exception:
                 log.exception("room %s: buy failed", conn.show_id)
                 self._reply_buy(conn, _buy_refused(buy, "internal_error", "Something went wrong."))
+        if self.sale_gate is not None:
+            self.sale_gate.start_writes()  # this chunk's winners (embedded: decided here)
         if buys:
             asyncio.get_running_loop().call_soon(self._drain_buys)
         else:
@@ -347,7 +349,7 @@ class RoomGateway:
                 "key": buy.key,
                 "ok": True,
                 "repeat": not bought.created,
-                "claim": bought.claim.model_dump(mode="json"),
+                "claim": bought.claim_json(),
             },
         )
 

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from livecart.features.sales import rules
 
@@ -61,8 +61,9 @@ class Outcome(StrEnum):
     LIMIT = "buyer_limit_reached"
 
 
-@dataclass(frozen=True, slots=True)
-class Reservation:
+class Reservation(NamedTuple):
+    """An arbiter's decision on one attempt. (A named tuple: one is made per attempt.)"""
+
     outcome: Outcome
     left: int  # units left after this decision (-1: not known without asking the store)
     quantity: int = 0
@@ -75,6 +76,9 @@ Decided = Callable[[Reservation | BaseException], None]
 
 class Arbiter(Protocol):
     name: str
+    # Called after each batch `reserve_soon` decided has been told (the gate: start writing
+    # its winners at once).
+    after_batch: Callable[[], None]
 
     def peek(self, sale: SaleInfo, buyer_id: int, key: str) -> Reservation | None:
         """A local answer that needs no store (sold out, or a repeat known here); else None."""
@@ -140,6 +144,7 @@ class EmbeddedArbiter:
     name = "embedded"
 
     def __init__(self, read_ledger: LedgerReader) -> None:
+        self.after_batch: Callable[[], None] = do_nothing  # never called: no batches here
         self._read_ledger = read_ledger
         self._ledgers: dict[int, Ledger] = {}
         self._loading: dict[int, asyncio.Lock] = {}
@@ -229,3 +234,7 @@ class EmbeddedArbiter:
 
     async def close(self) -> None:
         return None
+
+
+def do_nothing() -> None:
+    return None

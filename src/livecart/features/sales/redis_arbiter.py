@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -34,6 +35,7 @@ from livecart.features.sales.arbiter import (
     Outcome,
     Reservation,
     SaleInfo,
+    do_nothing,
 )
 
 POOL_CONNECTIONS = 32
@@ -145,6 +147,7 @@ class RedisArbiter:
         )
         self.redis: Redis = Redis.from_pool(pool)  # closing the client closes the pool
         self._read_ledger = read_ledger
+        self.after_batch: Callable[[], None] = do_nothing
         self._reserve = self.redis.register_script(RESERVE_LUA)
         self._release = self.redis.register_script(RELEASE_LUA)
         self._load = self.redis.register_script(LOAD_LUA)
@@ -226,6 +229,7 @@ class RedisArbiter:
                     answers = [exc for _ in batch]
                 for (_, _, _, tell), answer in zip(batch, answers, strict=True):
                     _tell(tell, answer)
+                self.after_batch()
         finally:
             self._flushing.discard(sale.id)
             self._pending.pop(sale.id, None)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import NamedTuple
 
 from sqlalchemy import TextClause, text
 from sqlalchemy.exc import IntegrityError
@@ -38,9 +39,9 @@ RequestKey = tuple[int, int, str]  # sale, buyer, idempotency key
 Written = Callable[[int | None, BaseException | None], None]
 
 
-@dataclass(frozen=True, slots=True)
-class NewClaim:
-    """A reservation the arbiter granted, to be made durable."""
+class NewClaim(NamedTuple):
+    """A reservation the arbiter granted, to be made durable. (A named tuple: made for every
+    winner on the event loop, ~4× cheaper than a frozen dataclass.)"""
 
     sale_id: int
     buyer_id: int
@@ -212,6 +213,13 @@ class WinnerWriter:
             # After the other winners decided in this turn of the loop have joined.
             self._kick_soon = True
             asyncio.get_running_loop().call_soon(self._start_commits)
+
+    def start_now(self) -> None:
+        """Start committing the winners that wait, now: the caller knows no more come in this
+        turn of the event loop (the end of an arbiter's batch, of a chunk of room buys). It
+        saves `submit`'s turn, which at an opening is the whole read of every socket ready."""
+        if self._pending:
+            self._start_commits()
 
     def _start_commits(self) -> None:
         """What waits is shared evenly by the free commit slots (up to max_batch each)."""
