@@ -133,7 +133,8 @@ async def start_realtime(app: FastAPI, *, port: int | None = None) -> None:
 
 
 def background_jobs(app: FastAPI) -> list[asyncio.Task[None]]:
-    """Unpaid orders expire, refunds are retried, the sandbox provider sends notifications."""
+    """Unpaid orders expire, flash-sale claims a crash left without their order get it, refunds
+    are retried, the sandbox provider sends notifications."""
     settings: Settings = app.state.settings
     if not settings.run_jobs:
         return []
@@ -146,6 +147,10 @@ def background_jobs(app: FastAPI) -> list[asyncio.Task[None]]:
     jobs = {
         "expire-orders": (order_jobs.EXPIRY_EVERY_SECS, lambda: expire_orders_once(app)),
         "return-unsold": (RETURN_UNSOLD_EVERY_SECS, lambda: return_unsold_once(app)),
+        "sale-orders": (
+            order_jobs.SALE_ORDERS_EVERY_SECS,
+            lambda: order_jobs.sale_orders_once(factory),
+        ),
         "retry-refunds": (
             order_jobs.REFUND_RETRY_EVERY_SECS,
             lambda: order_jobs.retry_refunds_once(factory, provider),

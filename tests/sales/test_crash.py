@@ -1,7 +1,8 @@
 """SIGKILL the server in the middle of a sale, start it again: every purchase it acknowledged is
 still there, nothing is oversold, the counters agree with the claims (after `livecart reconcile
 --repair` for Redis, which may hold reservations the killed process never wrote), and the rest of
-the stock sells exactly once. On both gates."""
+the stock sells exactly once, and every claim has its order (on PostgreSQL written after the
+answer: the restarted server's sweep writes what the kill left out). On both gates."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 
 from livecart.config import Settings
 from livecart.db.engine import make_engine, make_session_factory
+from livecart.features.orders.models import Order
 from livecart.features.sales.models import FlashSale, SaleClaim
 from tests.conftest import empty_redis
 from tests.sales.serverkit import sign_up_over, stage_sale
@@ -51,6 +53,23 @@ async def _counts(database_url: str, sale_id: int) -> tuple[int, list[int]]:
             )
             assert units == taken
             return int(taken or 0), ids
+    finally:
+        await engine.dispose()
+
+
+async def _claims_without_order(database_url: str, sale_id: int) -> int:
+    engine = make_engine(Settings(database_url=database_url).resolved_database_url)
+    try:
+        async with make_session_factory(engine)() as session:
+            missing = await session.scalar(
+                select(func.count())
+                .select_from(SaleClaim)
+                .where(
+                    SaleClaim.sale_id == sale_id,
+                    ~exists().where(Order.claim_id == SaleClaim.id),
+                )
+            )
+            return int(missing or 0)
     finally:
         await engine.dispose()
 
@@ -141,5 +160,12 @@ async def test_acknowledged_purchases_survive_a_kill(
                 for headers in late
             ]
             assert sorted(a.status_code for a in answers) == [201] * left + [409] * 3
+        # PostgreSQL writes a claim's order after answering it: the kill may have left claims
+        # without theirs. The restarted server's sweep writes them (claims older than 5 s).
+        for _ in range(100):
+            if not await _claims_without_order(database_url, sale_id):
+                break
+            await asyncio.sleep(0.2)
+        assert await _claims_without_order(database_url, sale_id) == 0
     taken, stored = await _counts(database_url, sale_id)
     assert taken == len(stored) == UNITS  # sold + reserved + left = allotted, each unit once

@@ -1,4 +1,5 @@
-"""The winners' writer: group commits (two at once on PostgreSQL), one order per claim, a CHECK
+"""The winners' writer: group commits (two at once on PostgreSQL), one order per claim (on
+PostgreSQL written after the winners are answered, and by the sweep after a crash), a CHECK
 refusal that touches only its own claim, and a warm-up that writes nothing."""
 
 from __future__ import annotations
@@ -15,10 +16,19 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, text
 
 from livecart.bench.flashsale import make_buyers
-from livecart.db.uow import dialect_of
+from livecart.db.uow import UnitOfWork, dialect_of
+from livecart.features.orders import jobs as order_jobs
 from livecart.features.orders.models import Order, OrderItem
+from livecart.features.orders.repository import OrdersRepository
 from livecart.features.sales.models import FlashSale, SaleBuyer, SaleClaim
-from livecart.features.sales.writer import ClaimRefused, NewClaim, WinnerWriter
+from livecart.features.sales.writer import (
+    FOLLOW_QUIET_SECS,
+    ClaimRefused,
+    NewClaim,
+    WinnerWriter,
+    WonHook,
+    persist_winners_pg,
+)
 from livecart.kit.clock import utcnow
 from tests.roomkit import live_show
 from tests.sales.conftest import open_sale
@@ -87,6 +97,7 @@ async def test_many_winners_at_once_each_get_one_claim_and_one_order(
 
     ids = await asyncio.gather(*(writer.write(claim_for(sale["id"], b)) for b in buyers))
     assert None not in ids and len(set(ids)) == len(buyers)
+    await writer.idle()  # PostgreSQL: the orders are written after the answers
     assert await counts(session_app, sale["id"]) == (240, 240, 240, 240, 240)
     async with session_app.state.session_factory() as session:
         orders = (await session.execute(select(Order).where(Order.sale_id == sale["id"]))).scalars()
@@ -115,6 +126,7 @@ async def test_a_refused_claim_does_not_take_its_batch_down(
     results = await asyncio.gather(*(writer.write(c) for c in claims), return_exceptions=True)
     assert isinstance(results[-1], ClaimRefused)
     assert all(isinstance(r, int) for r in results[:-1])
+    await writer.idle()
     assert await counts(session_app, sale_id) == (30, 30, 30, 30, 30)
 
 
@@ -126,6 +138,7 @@ async def test_a_request_stored_before_is_not_written_again(
     first = claim_for(sale_id, buyer, key="the-same-key-1")
     assert isinstance(await writer.write(first), int)
     assert await writer.write(first) is None
+    await writer.idle()
     assert await counts(session_app, sale_id) == (1, 1, 1, 1, 1)
 
 
@@ -230,6 +243,7 @@ async def test_winners_wait_for_another_writer_while_the_loop_goes_on(
         await result
     claim_id = await asyncio.wait_for(write, 10)
     assert isinstance(claim_id, int)
+    await writer.idle()
     assert await counts(session_app, sale_id) == (1, 1, 1, 1, 1)
     async with factory() as session:
         order = (
@@ -273,3 +287,95 @@ async def test_start_now_commits_the_waiting_winners_before_the_loop_turns() -> 
     assert told == {1: 1, 2: 2, 3: 3}
     writer.start_now()  # nothing waits: nothing happens
     assert not writer.busy
+
+
+async def test_the_hooks_rows_follow_once_no_winner_waits() -> None:
+    """No database (the PostgreSQL path with persist and the follow-up replaced): every winner
+    is told before the hook's statement runs; it runs once, for every claim committed, when no
+    winner has been written for FOLLOW_QUIET_SECS; the writer is not `busy` meanwhile (no
+    winner waits) but `idle` waits for it."""
+    writer = WinnerWriter(None, concurrency=2)  # type: ignore[arg-type]
+    writer._hook = WonHook(after_pg="-", statements_sqlite=())
+    writer._to_follow = lambda ids: writer._follow.extend(ids.values())  # type: ignore[method-assign]
+    loop = asyncio.get_running_loop()
+    events: list[str] = []
+    ended: list[float] = []
+    followed: list[float] = []
+    release, all_ended = asyncio.Event(), asyncio.Event()
+
+    async def persist(claims: list[NewClaim]) -> dict[tuple[int, int, str], int]:
+        events.append(f"commit {[c.buyer_id for c in claims]}")
+        await release.wait()
+        ended.append(loop.time())
+        if len(ended) == 3:
+            all_ended.set()
+        return {c.request: 100 + c.buyer_id for c in claims}
+
+    async def follow_up(claim_ids: list[int]) -> None:
+        followed.append(loop.time())
+        events.append(f"follow {sorted(claim_ids)}")
+
+    writer._persist = persist  # type: ignore[method-assign]
+    writer._follow_up = follow_up  # type: ignore[method-assign]
+    for buyer in (1, 2, 3):
+        writer.submit(claim_for(1, buyer), lambda i, e, b=buyer: events.append(f"told {b}"))
+        writer.start_now()  # three commits asked for, two slots: the third waits
+    await asyncio.sleep(0.01)
+    assert events == ["commit [1]", "commit [2]"]
+    release.set()
+    await all_ended.wait()
+    for _ in range(3):  # the last commit's done callbacks (call_soon)
+        await asyncio.sleep(0)
+    assert not writer.busy and not followed
+    await writer.idle()
+    assert events[-1] == "follow [101, 102, 103]"
+    assert sorted(events[:-1]) == sorted(
+        ["commit [1]", "commit [2]", "commit [3]", "told 1", "told 2", "told 3"]
+    )
+    assert events.index("told 3") > events.index("commit [3]")
+    assert followed[0] - max(ended) >= FOLLOW_QUIET_SECS * 0.99
+
+
+async def test_a_claim_left_without_its_order_gets_it_from_the_sweep_or_its_page(
+    client: httpx.AsyncClient, session_app: FastAPI, database_url: str
+) -> None:
+    """PostgreSQL: the server died between a winners' commit and their orders. The sweep writes
+    the orders of claims that old, once; the claim's order page writes its own at once, and
+    only for its buyer. SQLite: a claim is written with its order, and the sweep finds none."""
+    factory = session_app.state.session_factory
+    on_pg = dialect_of(factory) == "postgresql"
+    writer, sale_id = await writer_and_sale(client, session_app, 5)
+    tokens = await make_buyers(database_url, 3)
+    headers = [{"Authorization": f"Bearer {t}"} for t in tokens]
+    ids = [(await client.get("/api/v1/me", headers=h)).json()["id"] for h in headers]
+    if on_pg:  # the claims alone, as the writer commits them before the answer
+        async with factory.kw["bind"].connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            claims = await persist_winners_pg(autocommit, [claim_for(sale_id, b) for b in ids])
+        claim_of = {buyer: claim_id for (_, buyer, _), claim_id in claims.items()}
+    else:
+        claim_of = {b: await writer.write(claim_for(sale_id, b)) for b in ids}
+    orders = 0 if on_pg else 3
+    assert await counts(session_app, sale_id) == (3, 3, 3, orders, orders)
+
+    # Someone else's claim: 404, and nothing written.
+    page = f"/api/v1/sales/claims/{claim_of[ids[0]]}/order"
+    assert (await client.get(page, headers=headers[1])).status_code == 404
+    assert await counts(session_app, sale_id) == (3, 3, 3, orders, orders)
+    # The buyer's own: its order (on PostgreSQL written now).
+    got = await client.get(page, headers=headers[0])
+    assert got.status_code == 200, got.text
+    assert (got.json()["status"], got.json()["total"]) == ("awaiting_payment", "19.90")
+    orders = 1 if on_pg else 3
+    assert await counts(session_app, sale_id) == (3, 3, 3, orders, orders)
+
+    # The sweep: claims younger than ORPHAN_AFTER are left to the writer; older ones get theirs.
+    assert await order_jobs.sale_orders_once(factory) == 0
+    async with UnitOfWork(factory) as uow:
+        later = utcnow() + order_jobs.ORPHAN_AFTER
+        assert await OrdersRepository(uow.session).write_missing_sale_orders(later) == 3 - orders
+    async with UnitOfWork(factory) as uow:
+        assert await OrdersRepository(uow.session).write_missing_sale_orders(later) == 0
+    assert await counts(session_app, sale_id) == (3, 3, 3, 3, 3)
+    again = await client.get(page, headers=headers[0])
+    assert again.json()["id"] == got.json()["id"]

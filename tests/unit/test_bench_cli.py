@@ -87,7 +87,8 @@ def test_bench_prints_one_json_line(args: list[str], keys: set[str]) -> None:
             figures["oversold"],
             figures["lost_acknowledged"],
             figures["duplicates"],
-        ) == (5, 0, 0, 0)
+            figures["claims_without_order"],
+        ) == (5, 0, 0, 0, 0)
         assert figures["spread_ms"] == (300 if "--spread-ms" in args else 0)
         if "room" in args:  # the compiled load generator unless asked for the Python one
             assert figures["client"].startswith("python" if "python" in args else "compiled C")
@@ -156,4 +157,5 @@ def test_flash_sale_spreads_buyers_over_server_processes_behind_redis() -> None:
         figures["lost_acknowledged"],
         figures["duplicates"],
         figures["gate_agrees"],
-    ) == (5, 0, 0, 0, 1)
+        figures["claims_without_order"],
+    ) == (5, 0, 0, 0, 1, 0)

@@ -26,7 +26,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
-from sqlalchemy import insert, select
+from sqlalchemy import exists, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from livecart.bench.ceiling import eval_ceiling
 from livecart.bench.compiled import NoCompiler, job_lines, wsbuyers
@@ -37,12 +38,14 @@ from livecart.config import Settings
 from livecart.db.engine import make_engine, make_session_factory
 from livecart.features.accounts.models import ApiToken, User
 from livecart.features.accounts.security import hash_password
+from livecart.features.orders.models import Order
 from livecart.features.sales.models import FlashSale, SaleClaim
 from livecart.kit.clock import utcnow
 from livecart.kit.ids import hash_secret
 
 BATCH = 5000
 LIVE = ("awaiting_payment", "paid")
+ORDERS_WAIT_SECS = 3.0
 Process = asyncio.subprocess.Process
 
 
@@ -143,6 +146,15 @@ async def make_buyers(database_url: str, count: int) -> list[str]:
     return tokens
 
 
+async def _claims_without_order(session: AsyncSession, sale_id: int) -> int:
+    missing = await session.scalar(
+        select(func.count())
+        .select_from(SaleClaim)
+        .where(SaleClaim.sale_id == sale_id, ~exists().where(Order.claim_id == SaleClaim.id))
+    )
+    return int(missing or 0)
+
+
 async def check(database_url: str, sale_id: int, acknowledged: list[int]) -> dict[str, int]:
     """Correctness from the database alone: nothing oversold, every acknowledged claim stored,
     no claim twice and no buyer over the limit, and sold + reserved + left = allotted."""
@@ -158,6 +170,14 @@ async def check(database_url: str, sale_id: int, acknowledged: list[int]) -> dic
                     ).where(SaleClaim.sale_id == sale_id)
                 )
             ).all()
+            # Orders follow their claims (on PostgreSQL 0.1 s after the last winners' commit):
+            # claims still without one after up to ORDERS_WAIT_SECS.
+            orderless = await _claims_without_order(session, sale_id)
+            for _ in range(int(ORDERS_WAIT_SECS / 0.1)):
+                if not orderless:
+                    break
+                await asyncio.sleep(0.1)
+                orderless = await _claims_without_order(session, sale_id)
     finally:
         await engine.dispose()
     stored = {claim_id for claim_id, _, _, _ in rows}
@@ -178,6 +198,7 @@ async def check(database_url: str, sale_id: int, acknowledged: list[int]) -> dic
         "left": left,
         "stock_conserved": int(sold + reserved + left == sale.allotted),
         "counters_agree": int(sale.taken == sold + reserved),
+        "claims_without_order": orderless,
     }
 
 

@@ -18,7 +18,7 @@ from livecart.features.catalog.models import Product, Variant
 from livecart.features.catalog.repository import CatalogRepository
 from livecart.features.orders.models import CartItem, Order, OrderItem
 from livecart.features.orders.repository import (
-    SALE_ORDERS_CTES_PG,
+    SALE_ORDERS_PG,
     SALE_ORDERS_SQLITE,
     SALE_ORDERS_UNMATCHED,
     OrdersRepository,
@@ -232,7 +232,7 @@ async def checkout(
 # The sales writer writes every batch of winners with their orders: in its one PostgreSQL
 # statement, or in its SQLite transaction.
 SALE_ORDERS = WonHook(
-    ctes_pg=SALE_ORDERS_CTES_PG,
+    after_pg=SALE_ORDERS_PG,
     statements_sqlite=SALE_ORDERS_SQLITE,
     unmatched_sql=SALE_ORDERS_UNMATCHED,
 )

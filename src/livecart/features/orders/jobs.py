@@ -8,7 +8,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 
@@ -17,9 +17,14 @@ from livecart.features.orders import payments, service
 from livecart.features.orders.repository import OrdersRepository
 from livecart.features.orders.sandbox import bank
 from livecart.features.sales.models import FlashSale
+from livecart.kit.clock import utcnow
 
 log = logging.getLogger(__name__)
 EXPIRY_EVERY_SECS = 2.0
+SALE_ORDERS_EVERY_SECS = 2.0
+# A flash-sale claim this old without its order lost it to a crash (the sales writer writes it
+# milliseconds after the claim, once no winner waits): the sweep writes it.
+ORPHAN_AFTER = timedelta(seconds=5)
 REFUND_RETRY_EVERY_SECS = 10.0
 DELIVER_EVERY_SECS = 0.25
 # Called after commit for each expired flash-sale order: its sale (as committed), buyer and units.
@@ -63,6 +68,15 @@ async def expire_once(
 
         uow.after_commit(announce)
     return len(expired)
+
+
+async def sale_orders_once(factory: SessionFactory) -> int:
+    """Orders for flash-sale claims a crash left without one (PostgreSQL); they can then be
+    paid, and expire like the others."""
+    async with UnitOfWork(factory) as uow:
+        return await OrdersRepository(uow.session).write_missing_sale_orders(
+            utcnow() - ORPHAN_AFTER
+        )
 
 
 async def retry_refunds_once(factory: SessionFactory, provider: payments.PaymentProvider) -> int:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, select, update
+from sqlalchemy import Select, delete, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -27,11 +27,14 @@ from livecart.features.sales.models import FlashSale
 from livecart.features.shows.models import Show
 from livecart.kit.pagination import PageRequest
 
-# The orders of a flash sale's winners, written with their claims by the sales writer (its
-# `WonHook`): one order and one line per claim inserted, from the sale's variant, product and
-# show. On PostgreSQL as CTEs of the winners' statement, reading its CTE `claims`; on SQLite as
-# statements of the winners' transaction, after the claims, whose one parameter is the highest
-# claim id before the batch. Their rows commit with the claims or not at all.
+# The orders of a flash sale's winners: one order and one line per claim, from the sale's
+# variant, product and show. On SQLite they are statements of the winners' transaction (after the
+# claims; their one parameter is the highest claim id before the batch): they commit with the
+# claims or not at all. On PostgreSQL they are one statement for a list of claims (`:ids`) that
+# the sales writer runs once the winners' commit has been answered (ADR 0003, "orders after the
+# answer"), and that the sweep (`write_missing_sale_orders`) and the claim's order page run for
+# any claim a crash left without its order. It writes nothing twice: a claim that has its order
+# is skipped.
 _INSERT_ORDERS = """
   INSERT INTO orders (claim_id, buyer_id, merchant_id, request_key, show_id, host_id, source,
                       sale_id, currency, total_minor, status, expires_at, created_at, updated_at)
@@ -52,13 +55,23 @@ _INSERT_ITEMS = """
   JOIN flash_sales AS s ON s.id = c.sale_id
   JOIN variants AS v ON v.id = s.variant_id
   JOIN products AS p ON p.id = v.product_id{where}"""
-SALE_ORDERS_CTES_PG = (
-    ", sale_orders AS ("
+SALE_ORDERS_PG = (
+    "WITH claims AS (\n  SELECT c.* FROM sale_claims AS c\n"  # noqa: S608 - our fixed SQL, no input
+    "  WHERE c.id = ANY(CAST(:ids AS bigint[]))\n"
+    "    AND NOT EXISTS (SELECT 1 FROM orders AS o WHERE o.claim_id = c.id)\n"
+    "), sale_orders AS ("
     + _INSERT_ORDERS.format(claims="claims", where="")
-    + "\n  RETURNING id, claim_id\n), sale_order_items AS ("
+    + "\n  ON CONFLICT DO NOTHING\n  RETURNING id, claim_id\n), sale_order_items AS ("
     + _INSERT_ITEMS.format(orders="sale_orders", claims="claims", where="")
-    + "\n)"
+    + "\n)\nSELECT count(*) FROM sale_orders"
 )
+# Claims still awaiting payment without their order, made before `:before` (PostgreSQL).
+_ORPHAN_CLAIMS = """
+SELECT c.id FROM sale_claims AS c
+WHERE c.status = 'awaiting_payment' AND c.created_at < :before
+  AND NOT EXISTS (SELECT 1 FROM orders AS o WHERE o.claim_id = c.id)
+ORDER BY c.id LIMIT :limit
+"""
 _BATCH = "\n  WHERE c.id > ?"
 SALE_ORDERS_SQLITE = (
     _INSERT_ORDERS.format(claims="sale_claims", where=_BATCH),
@@ -121,6 +134,22 @@ class OrdersRepository:
 
     async def order_of_claim(self, claim_id: int) -> Order | None:
         return await self.session.scalar(select(Order).where(Order.claim_id == claim_id))
+
+    async def write_sale_orders(self, claim_ids: Sequence[int]) -> int:
+        """The orders of these flash-sale claims that have none yet (PostgreSQL; on SQLite a
+        claim is never without its order). Returns how many were written."""
+        if not claim_ids or self.session.get_bind().dialect.name != "postgresql":
+            return 0
+        written = await self.session.scalar(text(SALE_ORDERS_PG), {"ids": list(claim_ids)})
+        return int(written or 0)
+
+    async def write_missing_sale_orders(self, before: datetime, limit: int = 1000) -> int:
+        """Orders for claims a crash left without one (the writer writes them after answering
+        the winners: a crash in between leaves the claim, which is the promise, alone)."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return 0
+        ids = await self.session.scalars(text(_ORPHAN_CLAIMS), {"before": before, "limit": limit})
+        return await self.write_sale_orders(list(ids))
 
     async def orders_for_request(self, buyer_id: int, prefix: str) -> list[Order]:
         rows = await self.session.scalars(

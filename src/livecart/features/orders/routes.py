@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from livecart.db.deps import UowDep
-from livecart.errors import NotFound
 from livecart.features.accounts.deps import CurrentUser
 from livecart.features.catalog.repository import CatalogRepository
 from livecart.features.orders import cart, export, service
@@ -140,10 +139,7 @@ async def get_order(order_id: IdPath, user: CurrentUser, ctx: OrdersDep) -> Orde
 @router.get("/sales/claims/{claim_id}/order")
 async def order_of_claim(claim_id: IdPath, user: CurrentUser, ctx: OrdersDep) -> OrderOut:
     """The order a won flash-sale purchase became (the buyer's own)."""
-    order = await ctx.repo.order_of_claim(claim_id)
-    if order is None or order.buyer_id != user.id:
-        raise NotFound("order", claim_id=claim_id)
-    return await _one(ctx, order)
+    return await _one(ctx, await service.order_of_claim(ctx, user, claim_id))
 
 
 @router.post("/orders/{order_id}/pay")

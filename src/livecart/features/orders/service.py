@@ -68,6 +68,21 @@ async def buyers_order(ctx: Orders, buyer: User, order_id: int) -> Order:
     return order
 
 
+async def order_of_claim(ctx: Orders, buyer: User, claim_id: int) -> Order:
+    """The order the buyer's won flash-sale claim became. On PostgreSQL it is written just
+    after the winner is answered (or, after a crash, by the sweep): one not there yet is
+    written now. Someone else's claim is 404, as if it did not exist."""
+    order = await ctx.repo.order_of_claim(claim_id)
+    if order is None:
+        claim = await ctx.repo.session.get(SaleClaim, claim_id)
+        if claim is not None and claim.buyer_id == buyer.id:
+            await ctx.repo.write_sale_orders([claim_id])
+            order = await ctx.repo.order_of_claim(claim_id)
+    if order is None or order.buyer_id != buyer.id:
+        raise NotFound("order", claim_id=claim_id)
+    return order
+
+
 def merchant_of(user: User) -> int:
     if user.role != Role.MERCHANT_STAFF.value or user.merchant_id is None:
         raise Forbidden("Only a merchant's staff can do this.", code="merchant_required")

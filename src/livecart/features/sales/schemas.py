@@ -102,7 +102,8 @@ class ReconcileOut(Out):
     agree: bool = Field(description="the counters agree with the claims")
     unmatched: dict[str, int] = Field(
         description="references of the sale's rows that do not resolve, by kind (e.g. "
-        "claims_without_order); repair does not change them"
+        "claims_without_order); repair does not change them (a claim a crash left without "
+        "its order gets it from the orders' sweep within seconds)"
     )
     references_resolve: bool
     repaired: bool
