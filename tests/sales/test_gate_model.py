@@ -83,6 +83,7 @@ async def test_gate_agrees_with_the_model(
     state = session_app.state
     for kind, buyer, quantity, key_no in script:
         if kind == "expire":
+            await state.sale_gate.writer.idle()  # PostgreSQL: the orders follow the answers
             async with state.session_factory() as session:
                 await session.execute(
                     update(Order).where(Order.sale_id == sale["id"]).values(expires_at=utcnow())

@@ -88,6 +88,7 @@ async def test_reconcile_reports_references_that_do_not_resolve(
     sale = await open_sale(client, show, units=5, per_buyer_limit=1)
     buyers = [await sign_up(client, "viewer") for _ in range(3)]
     claims = [(await buy(client, b, sale["id"])).json() for b in buyers]
+    await session_app.state.sale_gate.writer.idle()  # PostgreSQL: the orders follow the answers
     async with session_app.state.session_factory() as session:
         order_ids = [
             (await session.execute(select(Order.id).where(Order.claim_id == c["id"]))).scalar_one()

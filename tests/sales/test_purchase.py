@@ -105,6 +105,7 @@ async def test_unpaid_claims_expire_and_their_units_return(
     assert (await buy(client, first, sale["id"])).status_code == 201
     assert (await buy(client, second, sale["id"])).json()["code"] == "sold_out"
     state = session_app.state
+    await state.sale_gate.writer.idle()  # PostgreSQL: the orders follow the answers
     async with state.session_factory() as session:  # the deadline passes
         from sqlalchemy import update
 

@@ -40,6 +40,7 @@ async def test_units_move_to_the_sale_and_back(
     assert await return_unsold_once(session_app) == 4
     assert await shelf(client, pid) == 8
     assert await return_unsold_once(session_app) == 0  # once only
+    await session_app.state.sale_gate.writer.idle()  # PostgreSQL: the orders follow the answers
     async with factory() as session:  # the unpaid order expires after the sale closed
         await session.execute(
             update(Order).where(Order.sale_id == sale["id"]).values(expires_at=utcnow())
