@@ -541,6 +541,13 @@ def add_bench_commands(bench: argparse.ArgumentParser) -> None:
         help="room transport: each buyer presses at a random moment within this many ms "
         "(0: all at once, as fast as the load generators can send)",
     )
+    sale.add_argument(
+        "--dump",
+        metavar="CSV",
+        default="",
+        help="also write one row per attempt to this file: when it was sent and answered "
+        "(ms after the first attempt), its latency, outcome and claim",
+    )
     glass = kinds.add_parser(
         "glass-to-glass", help="capture → display delay of live video through nginx-rtmp and HLS"
     )

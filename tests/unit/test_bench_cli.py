@@ -3,10 +3,12 @@ JSON line with its figures. (Their numbers are not checked here: tests never fai
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -66,8 +68,11 @@ CASES = [
         for c in CASES
     ],
 )
-def test_bench_prints_one_json_line(args: list[str], keys: set[str]) -> None:
+def test_bench_prints_one_json_line(args: list[str], keys: set[str], tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    dump = tmp_path / "attempts.csv"
+    if args[0] == "flash-sale":
+        args = [*args, "--dump", str(dump)]
     done = subprocess.run(
         [sys.executable, "-m", "livecart", "bench", *args, "--json"],
         capture_output=True,
@@ -90,6 +95,7 @@ def test_bench_prints_one_json_line(args: list[str], keys: set[str]) -> None:
             figures["claims_without_order"],
         ) == (5, 0, 0, 0, 0)
         assert figures["spread_ms"] == (300 if "--spread-ms" in args else 0)
+        _check_dump(dump, figures)
         if "room" in args:  # the compiled load generator unless asked for the Python one
             assert figures["client"].startswith("python" if "python" in args else "compiled C")
             assert figures["outcomes"] == {"won": 5, "sold_out": 35}
@@ -102,6 +108,37 @@ def test_bench_prints_one_json_line(args: list[str], keys: set[str]) -> None:
             "low_light",
         ]
         assert all(c["ours_kbps"] > 0 and c["ours_vmaf"] > 0 for c in figures["clips"])
+
+
+def _check_dump(dump: Path, figures: dict[str, object]) -> None:
+    """`--dump`: one row per attempt in the order sent, each answered after it was sent, its
+    latency the difference, and the winners' rows holding the claims."""
+    with dump.open() as rows:
+        attempts = list(csv.DictReader(rows))
+    assert len(attempts) == figures["attempts"] == 40
+    sent = [float(a["sent_ms"]) for a in attempts]
+    assert sent == sorted(sent) and sent[0] >= 0
+    for a in attempts:
+        answered, latency = float(a["answered_ms"]), float(a["latency_ms"])
+        assert answered >= float(a["sent_ms"])
+        assert latency == pytest.approx(answered - float(a["sent_ms"]), abs=0.002)
+    won = [a for a in attempts if a["outcome"] in ("won", "201")]
+    assert len(won) == 5 and all(a["claim_id"].isdigit() for a in won)
+    assert len({a["claim_id"] for a in won}) == 5
+    assert all(a["claim_id"] == "" for a in attempts if a not in won)
+
+
+def test_a_dump_needs_a_directory_that_exists(tmp_path: Path) -> None:
+    dump = str(tmp_path / "nowhere" / "attempts.csv")
+    done = subprocess.run(
+        [sys.executable, "-m", "livecart", "bench", "flash-sale", "--json", "--dump", dump],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "--dump: no directory" in done.stderr
 
 
 def test_a_spread_needs_the_room_transport() -> None:

@@ -32,7 +32,8 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
     targets = [(str(h), int(p)) for h, p in job["targets"]]  # one per server process
     host = targets[0][0]
     tokens: list[str] = job["tokens"]
-    results: list[tuple[int, float, int | None]] = []  # status, seconds, claim id
+    # status, seconds, claim id, when it was sent (seconds after the first)
+    results: list[tuple[int, float, int | None, float]] = []
     queue: asyncio.Queue[str] = asyncio.Queue()
     for token in tokens:
         queue.put_nowait(token)
@@ -55,14 +56,14 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
             start = time.perf_counter()
             status, answer = await _request(reader, writer, raw)
             claim = json.loads(answer)["id"] if status == 201 else None
-            results.append((status, time.perf_counter() - start, claim))
+            results.append((status, time.perf_counter() - start, claim, start - started))
 
     started, cpu_started = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker(r, w) for r, w in conns))
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     for _, writer in conns:
         writer.close()
-    return {"results": results, "elapsed": elapsed, "cpu": cpu}
+    return {"results": results, "elapsed": elapsed, "cpu": cpu, "t0": started}
 
 
 def main() -> None:

@@ -34,6 +34,7 @@ def run_bench(args: argparse.Namespace) -> str:
                 servers=args.servers,
                 spread_ms=args.spread_ms,
                 client=args.client,
+                dump=args.dump,
             )
         )
     elif args.bench == "replay-encode":

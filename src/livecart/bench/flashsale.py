@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
 import json
 import os
 import secrets
@@ -22,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlparse
 
 import httpx
@@ -64,6 +65,7 @@ class FlashSaleOptions:
     servers: int = 1  # server processes (more than one: the Redis gate only)
     spread_ms: int = 0  # room transport: buyers press at random moments within this; 0: at once
     client: str = "c"  # room transport: c (wsbuyers.c, compiled here) | python (room_buyers.py)
+    dump: str = ""  # a CSV file for one row per attempt (write_dump)
 
 
 @contextmanager
@@ -250,13 +252,18 @@ async def _fire(
         proc.stdin.write(f"go {sale_id}\n".encode())
         await proc.stdin.drain()
     fired = Fired([], 0.0, 0.0, 0.0, 0.0)
+    reports = []
     for proc in procs:
         assert proc.stdout is not None
-        report = json.loads(await proc.stdout.readline())
-        fired.results += report["results"]
+        reports.append(report := json.loads(await proc.stdout.readline()))
         fired.elapsed = max(fired.elapsed, report["elapsed"])
         fired.client_cpu_s += report["cpu"]
         fired.send_s = max(fired.send_s, report.get("sent", 0.0))
+    # Each result's send time, from the first send of any process (each counts from its own).
+    first = min(r["t0"] for r in reports)
+    for report in reports:
+        late = report["t0"] - first
+        fired.results += [[*r[:-1], r[-1] + late] for r in report["results"]]
     # Read before the clients hang up (their disconnects are not the sale's work).
     fired.server_cpu_s = sum(cpu_seconds(s.pid) for s in servers) - server_cpu
     for proc in procs:
@@ -317,17 +324,51 @@ def _client(o: FlashSaleOptions) -> str:
     )
 
 
-def _normalise(transport: str, results: list[Any]) -> list[tuple[bool, float, int | None, str]]:
-    """(won, seconds, claim id, outcome) from either client's report."""
+class Answer(NamedTuple):
+    won: bool
+    secs: float  # from the attempt's send to its answer
+    claim: int | None
+    outcome: str  # "won", the refusal's code (room) or the HTTP status
+    sent: float  # when it was sent, seconds after the first attempt
+
+
+def _normalise(transport: str, results: list[Any]) -> list[Answer]:
+    """Each attempt's answer from either client's report."""
     if transport == "room":
-        return [(bool(ok), secs, claim, code or "won") for ok, secs, claim, code in results]
-    return [(status == 201, secs, claim, str(status)) for status, secs, claim in results]
+        return [
+            Answer(bool(ok), secs, claim, code or "won", sent)
+            for ok, secs, claim, code, sent in results
+        ]
+    return [
+        Answer(status == 201, secs, claim, str(status), sent)
+        for status, secs, claim, sent in results
+    ]
+
+
+def write_dump(path: Path, answers: list[Answer]) -> None:
+    """One CSV row per attempt, in the order they were sent: when it was sent and answered (ms
+    after the first attempt), its latency, its outcome and its claim."""
+    with path.open("w", newline="") as out:
+        rows = csv.writer(out)
+        rows.writerow(["sent_ms", "answered_ms", "latency_ms", "outcome", "claim_id"])
+        for a in sorted(answers, key=lambda a: a.sent):
+            rows.writerow(
+                [
+                    f"{a.sent * 1000:.3f}",
+                    f"{(a.sent + a.secs) * 1000:.3f}",
+                    f"{a.secs * 1000:.3f}",
+                    a.outcome,
+                    "" if a.claim is None else a.claim,
+                ]
+            )
 
 
 def flash_sale(options: FlashSaleOptions) -> dict[str, Any]:
     o = options
     if o.spread_ms and o.transport != "room":
         raise SystemExit("error: --spread-ms needs --transport room")
+    if o.dump and not Path(o.dump).resolve().parent.is_dir():
+        raise SystemExit(f"error: --dump: no directory {Path(o.dump).resolve().parent}")
     if o.servers > 1 and o.backend != "redis":
         raise SystemExit("error: more than one server process needs the Redis gate (--backend)")
     if o.transport == "room" and o.client == "c":
@@ -390,15 +431,17 @@ async def _run_sale(
     fired = await _fire(procs, servers, sale["id"], datetime.fromisoformat(sale["opens_at"]))
     elapsed = fired.elapsed
     answers = _normalise(o.transport, fired.results)
-    acknowledged = [claim for won, _, claim, _ in answers if won and claim is not None]
+    acknowledged = [a.claim for a in answers if a.won and a.claim is not None]
     verdict = await check(database_url, sale["id"], acknowledged)
     if o.backend == "redis":
         verdict.update(await _gate_agrees(database_url, o.redis_url, sale["id"]))
-    latencies = [secs * 1000 for _, secs, _, _ in answers]
-    wins = [secs * 1000 for won, secs, _, _ in answers if won]
+    if o.dump:
+        write_dump(Path(o.dump), answers)
+    latencies = [a.secs * 1000 for a in answers]
+    wins = [a.secs * 1000 for a in answers if a.won]
     outcomes: dict[str, int] = {}
-    for _, _, _, outcome in answers:
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    for a in answers:
+        outcomes[a.outcome] = outcomes.get(a.outcome, 0) + 1
     client = _client(o)
     spread = "" if o.servers == 1 else ", buyers spread round robin over the server processes"
     return {
@@ -430,6 +473,7 @@ async def _run_sale(
         "elapsed_s": round(elapsed, 3),
         "machine": f"{os.cpu_count()} cores, shared with other work during measurement",
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **({"dump": o.dump} if o.dump else {}),
     }
 
 

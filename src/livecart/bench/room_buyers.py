@@ -3,7 +3,8 @@ client, uvloop), each logged in as one buyer with `hello`, all open and greeted 
 On `go SALE_ID` every connection sends one `buy` and waits for its `buy_result`.
 
 Reads its job as one JSON line on stdin, prints `ready` (or `failed: …`), waits for the `go` line,
-then prints one JSON line of results: [ok (1/0), seconds, claim id or null, code or null].
+then prints one JSON line of results: [ok (1/0), seconds, claim id or null, code or null, sent
+(seconds after the first buy)], with the first buy's monotonic time as `t0`.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class Buyer(WSListener):
                     time.perf_counter() - self.sent_at,
                     claim.get("id"),
                     answer.get("code"),
+                    self.sent_at - self.state["started"],
                 )
             )
             if len(self.state["results"]) == self.state["expected"]:
@@ -83,7 +85,13 @@ class Buyer(WSListener):
         elif b'"type":"error"' in data and self.sent_at:
             answer = orjson.loads(data)  # refused before the gate (rate, validation)
             self.state["results"].append(
-                (0, time.perf_counter() - self.sent_at, None, answer.get("code"))
+                (
+                    0,
+                    time.perf_counter() - self.sent_at,
+                    None,
+                    answer.get("code"),
+                    self.sent_at - self.state["started"],
+                )
             )
             if len(self.state["results"]) == self.state["expected"]:
                 self.state["done"].set()
@@ -150,12 +158,20 @@ async def run(job: dict[str, Any]) -> None:
     line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     sale_id = int(line.split()[1])
     started, cpu_started = time.perf_counter(), time.process_time()
+    state["started"] = started
     await send_all(buyers, sale_id, spread_s=job.get("spread_ms", 0) / 1000)
     sent = time.perf_counter() - started
     with contextlib.suppress(TimeoutError):  # the report counts what arrived
         await asyncio.wait_for(state["done"].wait(), timeout=job.get("answer_timeout", 300))
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    report = {"results": state["results"], "elapsed": elapsed, "cpu": cpu, "sent": sent}
+    # perf_counter is CLOCK_MONOTONIC on Linux, as t0 is in wsbuyers.c
+    report = {
+        "results": state["results"],
+        "elapsed": elapsed,
+        "cpu": cpu,
+        "sent": sent,
+        "t0": started,
+    }
     print(json.dumps(report), flush=True)
     for buyer in buyers:
         if buyer.transport is not None:

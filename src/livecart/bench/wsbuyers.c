@@ -10,8 +10,9 @@
  * Job on stdin, one item per line: "spread_ms N", "server HOST PORT PATH" (one or more: buyers
  * are spread round robin), "token T" (one per buyer), "end". Prints "ready" (or "failed: ...")
  * once every buyer is greeted, waits for "go SALE_ID", then prints one JSON line:
- * {"results": [[ok, seconds, claim id or null, code or null], ...], "elapsed": s, "cpu": s,
- * "sent": s} - the format room_buyers.py prints.
+ * {"results": [[ok, seconds, claim id or null, code or null, sent], ...], "elapsed": s, "cpu": s,
+ * "sent": s, "t0": s} - the format room_buyers.py prints. A result's `sent` is when its buy went,
+ * in seconds after the first; "t0" is the first's CLOCK_MONOTONIC time.
  *
  * Built by livecart/bench/compiled.py with the machine's C compiler; no library but libc.
  */
@@ -382,11 +383,13 @@ int main(void) {
         printf("%s[%d, %.6f, ", first ? "" : ", ", b->ok, b->answered_at - b->sent_at);
         if (b->claim >= 0) printf("%lld, ", b->claim);
         else printf("null, ");
-        if (b->code[0]) printf("\"%s\"]", b->code);
-        else printf("null]");
+        if (b->code[0]) printf("\"%s\", ", b->code);
+        else printf("null, ");
+        printf("%.6f]", b->sent_at - start);
         first = 0;
     }
-    printf("], \"elapsed\": %.6f, \"cpu\": %.6f, \"sent\": %.6f}\n", elapsed, cpu, sent);
+    printf("], \"elapsed\": %.6f, \"cpu\": %.6f, \"sent\": %.6f, \"t0\": %.6f}\n", elapsed, cpu,
+           sent, start);
     fflush(stdout);
     for (int i = 0; i < nbuyers; i++)
         if (buyers[i].fd > 0) close(buyers[i].fd);
