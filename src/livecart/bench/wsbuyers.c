@@ -9,7 +9,8 @@
  *
  * Job on stdin, one item per line: "spread_ms N", "server HOST PORT PATH" (one or more: buyers
  * are spread round robin), "token T" (one per buyer), "end". Prints "ready" (or "failed: ...")
- * once every buyer is greeted, waits for "go SALE_ID", then prints one JSON line:
+ * once every buyer is greeted, waits for "go SALE_ID" (reading its sockets meanwhile), then
+ * prints one JSON line:
  * {"results": [[ok, seconds, claim id or null, code or null, sent], ...], "elapsed": s, "cpu": s,
  * "sent": s, "t0": s} - the format room_buyers.py prints. A result's `sent` is when its buy went,
  * in seconds after the first; "t0" is the first's CLOCK_MONOTONIC time.
@@ -23,6 +24,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,6 +343,11 @@ int main(void) {
     printf("ready\n");
     fflush(stdout);
 
+    /* Until "go", read what the server sends (the drop, the stock), as a viewer's page does
+     * during the countdown. Left unread, 10,000 sockets' worth of it would be read after "go",
+     * between the buys, and delay both the sending and the reading of the answers. */
+    for (struct pollfd in = {.fd = STDIN_FILENO, .events = POLLIN}; poll(&in, 1, 0) == 0;)
+        poll_once(10);
     char line[128];
     if (!fgets(line, sizeof line, stdin) || sscanf(line, "go %d", &sale_id) != 1) die("no go line");
     /* Each buyer's moment within the spread (0: all at once), in order of sending. */
